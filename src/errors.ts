@@ -1,0 +1,137 @@
+/**
+ * Every failure xfer reports carries a stable `code` (for programs) and a
+ * sentence a person can act on (the message). This module is the one leaf that
+ * every layer, the pure protocol included, may import.
+ *
+ * docs/errors.md lists the same codes; a test keeps the two in step.
+ */
+
+/** Each code with the advice a user gets when they meet it. */
+export const ERROR_CODES = {
+  ERR_XFER_MAGIC: 'The peer does not speak the xfer protocol. Check the host and port.',
+  ERR_XFER_VERSION: 'Client and server speak different protocol versions. Upgrade the older side.',
+  ERR_XFER_FRAME_TOO_LARGE: 'The peer announced a frame larger than the limit; the connection was closed.',
+  ERR_XFER_FRAME_TYPE: 'The peer sent an unknown or misdirected frame type; the connection was closed.',
+  ERR_XFER_MALFORMED: 'A frame was truncated or had bytes left over; the connection was closed.',
+  ERR_XFER_NUMBER: 'A number was out of range (above 2^53-1, or an offset + length overflow).',
+  ERR_XFER_NAME:
+    'A file name was refused: empty, too long, invalid UTF-8, control characters or path escapes.',
+  ERR_XFER_PROTOCOL: 'A frame arrived that is not allowed at this point of the conversation.',
+  ERR_XFER_NOT_FOUND: 'The server has no file by that name. Run `xfer ls` to see what it offers.',
+  ERR_XFER_RANGE: 'The requested byte range lies outside the file.',
+  ERR_XFER_CHANGED: 'The file changed on the server since it was listed; the download starts over.',
+  ERR_XFER_AUTH: 'Authentication failed. Check the token given with --token or XFER_TOKEN.',
+  ERR_XFER_LIMIT:
+    'The server refused the connection or request because a limit was reached. Try again later.',
+  ERR_XFER_RATE_LIMIT: 'Too many requests in too short a time; the server closed the connection.',
+  ERR_XFER_TIMEOUT: 'The peer sent nothing for too long; the connection was closed.',
+  ERR_XFER_STALLED: 'A connection stopped delivering bytes; it was closed and its range retried.',
+  ERR_XFER_CONNECT: 'Could not connect to the server. Check that it runs and that host and port are right.',
+  ERR_XFER_CLOSED: 'The connection closed before the exchange finished.',
+  ERR_XFER_TLS: 'The TLS handshake failed. Check --tls, --ca and the server certificate.',
+  ERR_XFER_SHUTDOWN: 'The server is shutting down.',
+  ERR_XFER_CORRUPT: 'The downloaded data did not match the server’s size or SHA-256 and was rejected.',
+  ERR_XFER_UNSAFE_PATH: 'A path would leave the download folder or is a symlink; nothing was written.',
+  ERR_XFER_DISK_FULL: 'The disk is full or a file-size limit was hit. Free space, then run again to resume.',
+  ERR_XFER_FS: 'A file operation failed (permissions, missing folder). The message names the file.',
+  ERR_XFER_USAGE: 'The command line is not valid. See `xfer --help`.',
+  ERR_XFER_ABORTED: 'Stopped on request (Ctrl+C). Run again to resume.',
+  ERR_XFER_INTERNAL: 'An unexpected internal error. Please report it with the message.',
+} as const;
+
+export type XferErrorCode = keyof typeof ERROR_CODES;
+
+export function isXferErrorCode(value: string): value is XferErrorCode {
+  return Object.hasOwn(ERROR_CODES, value);
+}
+
+/**
+ * Codes for which trying again on a fresh connection can succeed. Everything
+ * else is a verdict (the name is unknown, the token is wrong, the data is bad).
+ */
+const RETRYABLE: ReadonlySet<XferErrorCode> = new Set([
+  'ERR_XFER_CONNECT',
+  'ERR_XFER_CLOSED',
+  'ERR_XFER_TIMEOUT',
+  'ERR_XFER_STALLED',
+  'ERR_XFER_SHUTDOWN',
+  'ERR_XFER_LIMIT',
+  'ERR_XFER_RATE_LIMIT',
+]);
+
+export class XferError extends Error {
+  readonly code: XferErrorCode;
+
+  constructor(code: XferErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+}
+
+/** The bytes on the wire broke the protocol: the connection cannot continue. */
+export class ProtocolError extends XferError {}
+
+/** The peer answered a request with an ERROR frame. */
+export class RemoteError extends XferError {}
+
+/** Connecting, reading or writing the socket failed. */
+export class NetworkError extends XferError {}
+
+/** Local files: disk full, permissions, unsafe paths. */
+export class FileError extends XferError {}
+
+/** Downloaded bytes failed size or SHA-256 verification. */
+export class IntegrityError extends XferError {}
+
+/** The command line was wrong; exit code 2. */
+export class UsageError extends XferError {
+  constructor(message: string) {
+    super('ERR_XFER_USAGE', message);
+  }
+}
+
+/** Turns anything thrown into an XferError, keeping the original as `cause`. */
+export function toXferError(error: unknown): XferError {
+  if (error instanceof XferError) return error;
+  const err = error instanceof Error ? error : new Error(String(error));
+  const sysCode = (err as NodeJS.ErrnoException).code;
+  switch (sysCode) {
+    case 'ENOSPC':
+    case 'EFBIG':
+    case 'EDQUOT':
+      return new FileError('ERR_XFER_DISK_FULL', `No space left to write: ${err.message}`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+    case 'ENOENT':
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'EROFS':
+      return new FileError('ERR_XFER_FS', err.message, { cause: err });
+    case 'ELOOP':
+      return new FileError('ERR_XFER_UNSAFE_PATH', `Refusing to follow a symlink: ${err.message}`, {
+        cause: err,
+      });
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new NetworkError('ERR_XFER_CONNECT', err.message, { cause: err });
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      return new NetworkError('ERR_XFER_CLOSED', err.message, { cause: err });
+    case 'ETIMEDOUT':
+      return new NetworkError('ERR_XFER_TIMEOUT', err.message, { cause: err });
+    default:
+      return new XferError('ERR_XFER_INTERNAL', err.message, { cause: err });
+  }
+}

@@ -1,0 +1,6 @@
+export * from './constants.js';
+export * from './messages.js';
+export * from './names.js';
+export * from './pieces.js';
+export { encode, encodePreamble, checkRange, catalogEntryWireSize } from './encoder.js';
+export { FrameDecoder, decodePayload, type DecoderHandlers, type DecoderOptions } from './decoder.js';
