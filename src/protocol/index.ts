@@ -2,5 +2,6 @@ export * from './constants.js';
 export * from './messages.js';
 export * from './names.js';
 export * from './pieces.js';
+export * from './auth.js';
 export { encode, encodePreamble, checkRange, catalogEntryWireSize } from './encoder.js';
 export { FrameDecoder, decodePayload, type DecoderHandlers, type DecoderOptions } from './decoder.js';

@@ -1,0 +1,36 @@
+import { ClientConnection } from '../client/connection.js';
+import { UsageError } from '../errors.js';
+import { parseCommand } from './args.js';
+import type { Cli } from './cli.js';
+import { REMOTE_HELP, connectOptions, remoteOptions } from './remote.js';
+import { renderCatalog } from './render.js';
+
+export const LS_HELP = `Usage: xfer ls SERVER [options]
+
+Prints the files a server offers. SERVER is HOST[:PORT] (port 9876 by default; IPv6 as [::1]:PORT).
+
+Options:
+${REMOTE_HELP}
+  -h, --help          show this help
+
+Example:
+  xfer ls 127.0.0.1:9876
+`;
+
+export async function ls(argv: string[], cli: Cli): Promise<number> {
+  const { values, positionals } = parseCommand(argv, remoteOptions, 'ls');
+  if (positionals.length !== 1)
+    throw new UsageError('xfer ls takes exactly one SERVER (see `xfer ls --help`).');
+  const conn = await ClientConnection.open(await connectOptions(positionals[0] ?? '', values));
+  try {
+    const entries = await conn.list();
+    if (values.json) {
+      cli.json({ type: 'catalog', files: entries.map((e) => ({ name: e.name, size: e.size })) });
+    } else {
+      for (const line of renderCatalog(entries, 'plain')) cli.out(line);
+    }
+    return 0;
+  } finally {
+    conn.close();
+  }
+}

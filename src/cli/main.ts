@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
+import { UsageError, XferError } from '../errors.js';
+import { Cli, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './cli.js';
+import { LS_HELP, ls } from './ls.js';
+import { SERVE_HELP, serve } from './serve.js';
+
+const HELP = `xfer: move files over TCP, each over up to 4 parallel connections, verified end to end.
+
+Usage:
+  xfer serve  [--root DIR] [--host H] [--port N]     serve DIR/resources/, keep DIR/text.txt
+  xfer ls     SERVER                                  list a server's files
+
+Run \`xfer COMMAND --help\` for a command's options. SERVER is HOST[:PORT] (default port 9876).
+
+Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 interrupted.
+`;
+
+type Command = (argv: string[], cli: Cli) => Promise<number>;
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  serve: { run: serve, help: SERVE_HELP },
+  ls: { run: ls, help: LS_HELP },
+};
+
+export async function main(argv: string[], cli: Cli): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    cli.out(HELP.trimEnd());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version' || name === '-V') {
+    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+    cli.out(pkg.version);
+    return EXIT_OK;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    cli.info(`xfer: unknown command "${name}". Run \`xfer --help\` for the commands.`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    cli.out(command.help.trimEnd());
+    return EXIT_OK;
+  }
+  try {
+    return await command.run(rest, cli);
+  } catch (err) {
+    cli.error(err);
+    if (err instanceof UsageError) return EXIT_USAGE;
+    if (cli.interrupted) return EXIT_INTERRUPTED;
+    return err instanceof XferError || err instanceof Error ? EXIT_FAILED : EXIT_FAILED;
+  }
+}
+
+const cli = new Cli(process.stdout, process.stderr, process.stdin);
+cli.installSignalHandlers();
+process.exitCode = await main(process.argv.slice(2), cli);

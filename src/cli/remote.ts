@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseServerAddress } from '../client/address.js';
+import type { ConnectOptions } from '../client/connection.js';
+import { UsageError } from '../errors.js';
+import { readToken, tokenOptions } from './token.js';
+
+/** Flags shared by every command that talks to a server. */
+export const remoteOptions = {
+  ...tokenOptions,
+  tls: { type: 'boolean', default: false },
+  ca: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+export const REMOTE_HELP = `  --token T           token the server requires                   (default: none; or XFER_TOKEN)
+  --token-file F      read the token from a file (keeps it out of ps)
+  --tls               connect over TLS, checking the server certificate
+  --ca F              trust this CA certificate (PEM) for --tls
+  --json              print NDJSON events on stdout instead of text`;
+
+export async function connectOptions(
+  server: string,
+  values: {
+    token?: string | undefined;
+    'token-file'?: string | undefined;
+    tls?: boolean | undefined;
+    ca?: string | undefined;
+  },
+): Promise<ConnectOptions> {
+  const address = parseServerAddress(server);
+  if (values.ca && !values.tls) throw new UsageError('--ca goes with --tls.');
+  let ca: Buffer | undefined;
+  if (values.ca) {
+    try {
+      ca = await readFile(values.ca);
+    } catch (err) {
+      throw new UsageError(`Cannot read the CA file: ${(err as Error).message}`);
+    }
+  }
+  return {
+    ...address,
+    token: await readToken(values),
+    tls: values.tls ? { ca } : undefined,
+    sessionId: randomBytes(16),
+  };
+}

@@ -1,0 +1,13 @@
+import { humanSize } from '../human.js';
+import { printableName, type CatalogEntry } from '../protocol/index.js';
+
+/** The file list as a two-column table, in the server's order; names are always escaped for the terminal. */
+export function renderCatalog(
+  entries: readonly Pick<CatalogEntry, 'name' | 'size'>[],
+  _style: 'plain',
+): string[] {
+  if (entries.length === 0) return ['(the server offers no files)'];
+  const rows = entries.map((e) => [printableName(e.name), humanSize(e.size)] as const);
+  const width = Math.max(4, ...rows.map(([n]) => n.length));
+  return [`${'NAME'.padEnd(width)}  SIZE`, ...rows.map(([n, s]) => `${n.padEnd(width)}  ${s}`)];
+}

@@ -1,0 +1,79 @@
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { DEFAULT_PORT, XferServer } from '../server/server.js';
+import { intOption, parseCommand } from './args.js';
+import type { Cli } from './cli.js';
+import { readToken, tokenOptions } from './token.js';
+
+export const SERVE_HELP = `Usage: xfer serve [options]
+
+Serves the files in ROOT/resources/ and keeps ROOT/text.txt current.
+
+Options:
+  --root DIR          folder holding resources/ and text.txt      (default: .)
+  --host H            address to listen on                        (default: 0.0.0.0)
+  --port N            port; 0 picks a free one                    (default: ${DEFAULT_PORT})
+  --token T           require clients to know this token          (default: none; or XFER_TOKEN)
+  --token-file F      read the token from a file (keeps it out of ps)
+  --tls-cert F        serve TLS with this certificate (PEM)
+  --tls-key F         ... and this private key (PEM)
+  --log FILE          also append the log to FILE (like the original server.log)
+  --verbose           log every connection and every range served
+  -h, --help          show this help
+
+Example:
+  xfer serve --root ./share --port 9876
+`;
+
+export async function serve(argv: string[], cli: Cli): Promise<number> {
+  const { values } = parseCommand(
+    argv,
+    {
+      root: { type: 'string', default: '.' },
+      host: { type: 'string', default: '0.0.0.0' },
+      port: { type: 'string' },
+      ...tokenOptions,
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      log: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+    },
+    'serve',
+  );
+  const port = intOption(values.port, 'port', 0, 65535, DEFAULT_PORT);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    throw new UsageError('--tls-cert and --tls-key go together.');
+  }
+  const token = await readToken(values);
+  const tls =
+    values['tls-cert'] && values['tls-key']
+      ? { cert: await readFile(values['tls-cert']), key: await readFile(values['tls-key']) }
+      : undefined;
+  const server = await XferServer.start({
+    root: resolve(values.root),
+    host: values.host,
+    port,
+    ...(token !== undefined ? { token } : {}),
+    ...(tls ? { tls } : {}),
+  });
+  const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
+  server.on('log', ({ level, message }) => {
+    if (level === 'debug' && !values.verbose) return;
+    const line = `${new Date().toISOString()} ${level} ${message}`;
+    cli.info(line);
+    logFile?.write(`${line}\n`);
+  });
+  const { host, port: bound } = server.address;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  cli.info(
+    `xfer serving ${server.catalog.size} file${server.catalog.size === 1 ? '' : 's'} from ${resolve(values.root, 'resources')} on ${shown}:${bound}${token ? ' (token required)' : ''}${tls ? ' over TLS' : ''}`,
+  );
+  server.on('catalog', (count) => cli.info(`catalog: ${count} file${count === 1 ? '' : 's'}`));
+  await cli.untilInterrupted();
+  cli.info('shutting down: finishing ranges in flight');
+  await server.close();
+  logFile?.end();
+  return 0;
+}

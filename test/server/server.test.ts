@@ -1,0 +1,321 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { ClientConnection } from '../../src/client/connection.js';
+import type { RemoteError } from '../../src/errors.js';
+import { FrameType, encode, type FileIdentity } from '../../src/protocol/index.js';
+import { RawPeer, rawFrame } from '../helpers/raw-peer.js';
+import { startServer } from '../helpers/server.js';
+import { patternBytes, sha256, sleep, tempDir, waitFor } from '../helpers/tmp.js';
+import { finished, startCli, waitForStderr } from '../helpers/cli.js';
+
+async function identityOf(conn: ClientConnection, name: string): Promise<FileIdentity> {
+  return (await conn.stat(name)).identity;
+}
+
+/** GETs a range and returns the bytes received. */
+async function fetchRange(
+  conn: ClientConnection,
+  name: string,
+  offset: number,
+  length: number,
+  expect: FileIdentity,
+) {
+  const parts: Buffer[] = [];
+  await conn.get({ name, offset, length, expect, onChunk: (c) => parts.push(Buffer.from(c)) > 0 });
+  return Buffer.concat(parts);
+}
+
+describe('xfer server', () => {
+  test('text.txt and the catalog list spaces, unicode, empty files and subfolders, and follow changes', async (t) => {
+    const s = await startServer(t, {
+      'with space.txt': 'hello',
+      'ünï/日本.bin': patternBytes(3000),
+      empty: '',
+    });
+    const text = await readFile(join(s.root, 'text.txt'), 'utf8');
+    assert.equal(text, 'empty 0 B\nwith space.txt 5 B\nünï/日本.bin 2.9 KB\n');
+    const conn = await s.connect();
+    assert.deepEqual(
+      (await conn.list()).map((e) => [e.name, e.size]),
+      [
+        ['empty', 0],
+        ['with space.txt', 5],
+        ['ünï/日本.bin', 3000],
+      ],
+    );
+    await writeFile(join(s.resources, 'new.txt'), 'new!');
+    await rm(join(s.resources, 'empty'));
+    await waitFor(
+      async () => (await readFile(join(s.root, 'text.txt'), 'utf8')).includes('new.txt 4 B'),
+      5000,
+      'text.txt update',
+    );
+    assert.doesNotMatch(await readFile(join(s.root, 'text.txt'), 'utf8'), /^empty /m);
+    const names = (await conn.list()).map((e) => e.name);
+    assert.ok(names.includes('new.txt') && !names.includes('empty'));
+  });
+
+  test('serves exact ranges: first byte, last byte, empty, whole file; past the end is ERR_XFER_RANGE', async (t) => {
+    const content = patternBytes(1_048_583, 3);
+    const s = await startServer(t, { f: content });
+    const conn = await s.connect();
+    const id = await identityOf(conn, 'f');
+    assert.equal(id.sha256.toString('hex'), sha256(content));
+    assert.deepEqual(await fetchRange(conn, 'f', 0, 1, id), content.subarray(0, 1));
+    assert.deepEqual(await fetchRange(conn, 'f', content.length - 1, 1, id), content.subarray(-1));
+    assert.equal((await fetchRange(conn, 'f', 500, 0, id)).length, 0);
+    assert.ok((await fetchRange(conn, 'f', 0, content.length, id)).equals(content));
+    await assert.rejects(fetchRange(conn, 'f', content.length - 1, 2, id), { code: 'ERR_XFER_RANGE' });
+    // The connection is still good after a refused request.
+    assert.deepEqual(await fetchRange(conn, 'f', 10, 5, id), content.subarray(10, 15));
+  });
+
+  test('pipelined requests on one connection are answered in order', async (t) => {
+    const content = patternBytes(200_000, 4);
+    const s = await startServer(t, { f: content });
+    const conn = await s.connect();
+    const id = await identityOf(conn, 'f');
+    const ranges = Array.from({ length: 50 }, (_, i) => [i * 4000, 4000] as const);
+    const got = await Promise.all(ranges.map(([o, l]) => fetchRange(conn, 'f', o, l, id)));
+    got.forEach((b, i) => assert.ok(b.equals(content.subarray(i * 4000, i * 4000 + 4000))));
+  });
+
+  test('unknown names, traversal names and escaping symlinks are refused', async (t) => {
+    const s = await startServer(t, { 'ok.txt': 'ok' });
+    const outside = await tempDir(t);
+    await writeFile(join(outside, 'secret'), 'secret');
+    await symlink(join(outside, 'secret'), join(s.resources, 'link'));
+    await s.server.catalog.rescan();
+    const conn = await s.connect();
+    await assert.rejects(conn.stat('nope'), { code: 'ERR_XFER_NOT_FOUND' });
+    await assert.rejects(conn.stat('link'), { code: 'ERR_XFER_NOT_FOUND' });
+    assert.deepEqual(
+      (await conn.list()).map((e) => e.name),
+      ['ok.txt'],
+    );
+    for (const name of ['../secret', '/etc/passwd', 'a\\b', 'x/../../y', 'nul\0']) {
+      const peer = await RawPeer.open(s.port);
+      t.after(() => peer.close());
+      peer.hello();
+      const nameBytes = Buffer.from(name);
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(nameBytes.length);
+      peer.send(rawFrame(FrameType.STAT, Buffer.concat([Buffer.alloc(4), len, nameBytes])));
+      await waitFor(() => peer.closed, 3000, `close after ${JSON.stringify(name)}`);
+      assert.deepEqual(peer.errors(), ['ERR_XFER_NAME']);
+    }
+  });
+
+  test('a GET for a file that changed since it was listed gets ERR_XFER_CHANGED', async (t) => {
+    const s = await startServer(t, { f: patternBytes(10_000) });
+    const conn = await s.connect();
+    const id = await identityOf(conn, 'f');
+    await writeFile(join(s.resources, 'f'), patternBytes(10_000, 9));
+    await assert.rejects(fetchRange(conn, 'f', 0, 100, id), { code: 'ERR_XFER_CHANGED' });
+    const fresh = await identityOf(conn, 'f');
+    assert.ok((await fetchRange(conn, 'f', 0, 100, fresh)).equals(patternBytes(10_000, 9).subarray(0, 100)));
+  });
+
+  test('a file modified while its range is being sent is reported as changed after the bytes', async (t) => {
+    const s = await startServer(t, { f: patternBytes(32 * 1024 * 1024) });
+    const conn = await s.connect();
+    const id = await identityOf(conn, 'f');
+    let paused = false;
+    let late: RemoteError | undefined;
+    const done = conn.get({
+      name: 'f',
+      offset: 0,
+      length: id.size,
+      expect: id,
+      onChunk: () => {
+        if (paused) return true;
+        paused = true;
+        return false; // stop reading so the server is mid-range
+      },
+      onLateError: (err) => (late = err),
+    });
+    await waitFor(() => paused, 5000, 'first chunk');
+    await utimes(join(s.resources, 'f'), new Date(), new Date(Date.now() + 5000));
+    conn.resumeReading();
+    await done;
+    await waitFor(() => late !== undefined, 5000, 'late CHANGED error');
+    assert.equal(late?.code, 'ERR_XFER_CHANGED');
+  });
+
+  test('20 clients with 4 connections each all receive exact bytes', async (t) => {
+    const files = Object.fromEntries(
+      Array.from({ length: 5 }, (_, i) => [`f${i}`, patternBytes(2 * 1024 * 1024 + i * 977, i + 1)]),
+    );
+    const s = await startServer(t, files);
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, c) => {
+        const name = `f${c % 5}`;
+        const content = files[name]!;
+        const conns = await Promise.all([0, 1, 2, 3].map(() => s.connect()));
+        const id = await identityOf(conns[0]!, name);
+        const quarter = Math.ceil(content.length / 4);
+        const parts = await Promise.all(
+          conns.map((conn, i) =>
+            fetchRange(conn, name, i * quarter, Math.min(quarter, content.length - i * quarter), id),
+          ),
+        );
+        assert.equal(sha256(Buffer.concat(parts)), sha256(content));
+      }),
+    );
+  });
+
+  test('one client gets at most 4 concurrent data connections per file', async (t) => {
+    const s = await startServer(t, { f: patternBytes(16 * 1024 * 1024) });
+    const sessionId = randomBytes(16);
+    const conns = await Promise.all([0, 1, 2, 3, 4].map(() => s.connect({ sessionId })));
+    const id = await identityOf(conns[0]!, 'f');
+    const gate: (() => void)[] = [];
+    // Four slow GETs hold the four slots (each stops reading after its first chunk).
+    const holders = conns.slice(0, 4).map((conn) => {
+      let first = true;
+      return conn.get({
+        name: 'f',
+        offset: 0,
+        length: id.size,
+        expect: id,
+        onChunk: () => {
+          if (first) gate.push(() => conn.resumeReading());
+          const keep = !first;
+          first = false;
+          return keep;
+        },
+      });
+    });
+    await waitFor(() => gate.length === 4, 5000, 'four holders');
+    await assert.rejects(fetchRange(conns[4]!, 'f', 0, 10, id), { code: 'ERR_XFER_LIMIT' });
+    gate.forEach((resume) => resume());
+    await Promise.all(holders);
+    // Slots are released once the server has closed out each range: the fifth connection may now fetch.
+    await waitFor(
+      async () => (await fetchRange(conns[4]!, 'f', 0, 10, id).catch(() => Buffer.alloc(0))).length === 10,
+      3000,
+      'a free slot',
+    );
+  });
+
+  test('garbage, absurd lengths, slowloris and 300 idle sockets do not stop a good client', async (t) => {
+    const content = patternBytes(4 * 1024 * 1024, 7);
+    const s = await startServer(t, { f: content }, { limits: { handshakeTimeoutMs: 500 } });
+    const rssBefore = process.memoryUsage().rss;
+    // The attackers come from 127.0.0.3, the good client from 127.0.0.1.
+    const attacker = '127.0.0.3';
+    const garbage = await RawPeer.open(s.port, attacker);
+    garbage.send(randomBytes(1024 * 1024));
+    const absurd = await RawPeer.open(s.port, attacker);
+    absurd.hello();
+    absurd.send(Buffer.from([FrameType.GET, 0xff, 0xff, 0xff, 0xff]));
+    const slow = await RawPeer.open(s.port, attacker);
+    const drip = setInterval(() => slow.send(Buffer.from('X')), 100);
+    t.after(() => clearInterval(drip));
+    const idle = await Promise.all(Array.from({ length: 300 }, () => RawPeer.open(s.port, attacker)));
+    t.after(() => idle.forEach((p) => p.close()));
+
+    const conn = await s.connect();
+    assert.equal((await conn.list()).length, 1);
+    const id = await identityOf(conn, 'f');
+    assert.equal(sha256(await fetchRange(conn, 'f', 0, content.length, id)), sha256(content));
+
+    await waitFor(() => garbage.closed && absurd.closed, 3000, 'hostile peers closed');
+    assert.deepEqual(garbage.errors(), ['ERR_XFER_MAGIC']);
+    assert.deepEqual(absurd.errors(), ['ERR_XFER_FRAME_TOO_LARGE']);
+    // The handshake deadline is absolute: dripping bytes does not extend it, and silence is cut too.
+    // Past the per-IP cap of 256 the attacker's extra sockets were refused outright.
+    assert.ok(idle.some((p) => p.errors().includes('ERR_XFER_LIMIT')));
+    await waitFor(() => slow.closed && idle.every((p) => p.closed), 5000, 'slow and idle peers closed');
+    assert.ok(process.memoryUsage().rss - rssBefore < 150 * 1024 * 1024, 'memory stays bounded');
+  });
+
+  test('connection caps and request floods get coded refusals', async (t) => {
+    const s = await startServer(
+      t,
+      { f: 'x' },
+      { limits: { maxConnectionsPerIp: 3, requestsPerSecond: 10, requestBurst: 20 } },
+    );
+    const held = await Promise.all([0, 1, 2].map(() => s.connect()));
+    await assert.rejects(s.connect(), { code: 'ERR_XFER_LIMIT' });
+    held.slice(1).forEach((c) => c.close());
+    await sleep(100);
+    const flood = await RawPeer.open(s.port);
+    flood.hello();
+    flood.send(
+      Buffer.concat(Array.from({ length: 200 }, (_, i) => encode({ type: 'list', requestId: i + 1 }))),
+    );
+    await waitFor(() => flood.closed, 3000, 'flooder cut off');
+    assert.ok(flood.errors().includes('ERR_XFER_RATE_LIMIT'));
+    assert.equal((await held[0]!.list()).length, 1, 'the well-behaved connection still works');
+  });
+
+  test('a client speaking another protocol version gets ERR_XFER_VERSION', async (t) => {
+    const s = await startServer(t);
+    const peer = await RawPeer.open(s.port);
+    const preamble = Buffer.from('XFER\0\x09\0\0\0\0', 'latin1');
+    peer.send(preamble);
+    await waitFor(() => peer.closed, 3000);
+    assert.deepEqual(peer.errors(), ['ERR_XFER_VERSION']);
+  });
+
+  test('SIGTERM mid-transfer: xfer serve exits 0 within the grace period', async (t) => {
+    const root = await tempDir(t);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(root, 'resources'));
+    await writeFile(join(root, 'resources', 'big'), patternBytes(64 * 1024 * 1024));
+    const child = startCli(['serve', '--root', root, '--host', '127.0.0.1', '--port', '0']);
+    const exit = finished(child, 20_000);
+    const banner = await waitForStderr(child, /on 127\.0\.0\.1:(\d+)/);
+    const port = Number(/on 127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
+    const { ClientConnection } = await import('../../src/client/connection.js');
+    const conn = await ClientConnection.open({ host: '127.0.0.1', port, sessionId: randomBytes(16) });
+    const id = await identityOf(conn, 'big');
+    let stalled = false;
+    // Stop reading after the first chunk (a stuck client), and read on normally once resumed.
+    const onChunk = () => {
+      const first = !stalled;
+      stalled = true;
+      return !first;
+    };
+    const transfer = conn
+      .get({ name: 'big', offset: 0, length: id.size, expect: id, onChunk })
+      .catch((err: Error) => err);
+    await waitFor(() => stalled, 5000, 'transfer started');
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const result = await exit;
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(Date.now() - t0 < 8000, 'exits within the 5 s grace plus slack');
+    // The client never read on, so the range was cut: reading what was buffered ends in a close.
+    conn.resumeReading();
+    const outcome = await transfer;
+    assert.ok(
+      outcome instanceof Error && (outcome as RemoteError).code === 'ERR_XFER_CLOSED',
+      String(outcome),
+    );
+  });
+
+  test('xfer ls prints a table and names the address it cannot reach', async (t) => {
+    const s = await startServer(t, { 'a b.txt': 'hi', big: patternBytes(3 * 1024 * 1024) });
+    const { runCli } = await import('../helpers/cli.js');
+    const ok = await runCli(['ls', `127.0.0.1:${s.port}`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^NAME\s+SIZE\na b\.txt\s+2 B\nbig\s+3 MB\n$/);
+    const json = await runCli(['ls', `127.0.0.1:${s.port}`, '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      type: 'catalog',
+      files: [
+        { name: 'a b.txt', size: 2 },
+        { name: 'big', size: 3145728 },
+      ],
+    });
+    const down = await runCli(['ls', '127.0.0.1:1']);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /127\.0\.0\.1:1.*ERR_XFER_CONNECT/);
+    assert.equal(down.stdout, '');
+  });
+});
