@@ -2,6 +2,8 @@
 import { createRequire } from 'node:module';
 import { UsageError, XferError } from '../errors.js';
 import { Cli, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './cli.js';
+import { CLIENT_HELP, GET_HELP, client, get } from './client.js';
+import { DEMO_HELP, demo } from './demo.js';
 import { LS_HELP, ls } from './ls.js';
 import { SERVE_HELP, serve } from './serve.js';
 
@@ -9,7 +11,10 @@ const HELP = `xfer: move files over TCP, each over up to 4 parallel connections,
 
 Usage:
   xfer serve  [--root DIR] [--host H] [--port N]     serve DIR/resources/, keep DIR/text.txt
+  xfer client [HOST[:PORT]] [--dir DIR] [--once]      fetch the names in DIR/input.txt into DIR/data/
   xfer ls     SERVER                                  list a server's files
+  xfer get    SERVER NAME... [--out DIR]              fetch named files
+  xfer demo                                           a server and a client on loopback, a real transfer
 
 Run \`xfer COMMAND --help\` for a command's options. SERVER is HOST[:PORT] (default port 9876).
 
@@ -19,7 +24,10 @@ Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 interru
 type Command = (argv: string[], cli: Cli) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   serve: { run: serve, help: SERVE_HELP },
+  client: { run: client, help: CLIENT_HELP },
   ls: { run: ls, help: LS_HELP },
+  get: { run: get, help: GET_HELP },
+  demo: { run: demo, help: DEMO_HELP },
 };
 
 export async function main(argv: string[], cli: Cli): Promise<number> {
@@ -45,10 +53,12 @@ export async function main(argv: string[], cli: Cli): Promise<number> {
   try {
     return await command.run(rest, cli);
   } catch (err) {
+    if (cli.interrupted || (err instanceof XferError && err.code === 'ERR_XFER_ABORTED')) {
+      cli.info('xfer: stopped; partial downloads are kept and resume next time.');
+      return EXIT_INTERRUPTED;
+    }
     cli.error(err);
-    if (err instanceof UsageError) return EXIT_USAGE;
-    if (cli.interrupted) return EXIT_INTERRUPTED;
-    return err instanceof XferError || err instanceof Error ? EXIT_FAILED : EXIT_FAILED;
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
   }
 }
 

@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import { humanSize } from '../human.js';
 import { printableName, type CatalogEntry } from '../protocol/index.js';
 
@@ -8,6 +9,7 @@ export function renderCatalog(
 ): string[] {
   if (entries.length === 0) return ['(the server offers no files)'];
   const rows = entries.map((e) => [printableName(e.name), humanSize(e.size)] as const);
-  const width = Math.max(4, ...rows.map(([n]) => n.length));
-  return [`${'NAME'.padEnd(width)}  SIZE`, ...rows.map(([n, s]) => `${n.padEnd(width)}  ${s}`)];
+  const width = Math.max(4, ...rows.map(([n]) => stringWidth(n)));
+  const pad = (text: string) => text + ' '.repeat(width - stringWidth(text));
+  return [`${pad('NAME')}  SIZE`, ...rows.map(([n, s]) => `${pad(n)}  ${s}`)];
 }

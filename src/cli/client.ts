@@ -1,0 +1,165 @@
+import { createInterface } from 'node:readline/promises';
+import { resolve, join } from 'node:path';
+import { ClientSession, watchInputList } from '../client/session.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
+import { UsageError } from '../errors.js';
+import { intOption, numberOption, parseCommand } from './args.js';
+import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
+import { REMOTE_HELP, connectOptions, remoteOptions } from './remote.js';
+import { Reporter } from './reporter.js';
+
+const transferOptions = {
+  ...remoteOptions,
+  connections: { type: 'string' },
+  retries: { type: 'string' },
+  'stall-timeout': { type: 'string' },
+} as const;
+
+const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to 4        (default: 4)
+  --retries N         retries without progress before giving up    (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
+  --stall-timeout S   seconds without data before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
+${REMOTE_HELP}`;
+
+export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]] [options]
+
+Shows the server's files, then downloads the names listed in DIR/input.txt
+(one per line; # comments and blank lines skipped) into DIR/data/, one file
+after another, each over up to 4 connections, verified by size and SHA-256.
+Re-reads input.txt every few seconds until Ctrl+C. Without HOST it asks
+"HOST Name:" on a terminal (empty = 127.0.0.1).
+
+Options:
+  --dir DIR           folder holding input.txt and data/          (default: .)
+  --interval S        seconds between reads of input.txt          (default: 5)
+  --once              fetch what input.txt lists, then exit
+${TRANSFER_HELP}
+  -h, --help          show this help
+
+Example:
+  xfer client 192.168.1.20:9876 --dir ./downloads
+`;
+
+export const GET_HELP = `Usage: xfer get SERVER NAME... [options]
+
+Downloads the named files into DIR, verified by size and SHA-256.
+
+Options:
+  --out DIR           where the files go                          (default: .)
+${TRANSFER_HELP}
+  -h, --help          show this help
+
+Example:
+  xfer get 127.0.0.1 movie.mkv notes.txt --out ./in
+`;
+
+export async function client(argv: string[], cli: Cli): Promise<number> {
+  const { values, positionals } = parseCommand(
+    argv,
+    {
+      ...transferOptions,
+      dir: { type: 'string', default: '.' },
+      interval: { type: 'string' },
+      once: { type: 'boolean', default: false },
+    },
+    'client',
+  );
+  if (positionals.length > 1)
+    throw new UsageError('xfer client takes at most one HOST[:PORT] (see `xfer client --help`).');
+  const intervalMs = numberOption(values.interval, 'interval', 0.1, 86_400, 5) * 1000;
+  const server = positionals[0] ?? (await askForHost(cli));
+  const dir = resolve(values.dir);
+  return runTransfer(cli, server, values, join(dir, 'data'), async (session, reporter) =>
+    watchInputList(session, {
+      dir,
+      intervalMs,
+      once: values.once,
+      signal: cli.interrupt.signal,
+      emit: reporter.handle,
+    }),
+  );
+}
+
+export async function get(argv: string[], cli: Cli): Promise<number> {
+  const { values, positionals } = parseCommand(
+    argv,
+    { ...transferOptions, out: { type: 'string', default: '.' } },
+    'get',
+  );
+  const [server, ...names] = positionals;
+  if (server === undefined || names.length === 0)
+    throw new UsageError('xfer get needs a SERVER and at least one NAME (see `xfer get --help`).');
+  return runTransfer(cli, server, values, resolve(values.out), async (session, reporter) => {
+    await session.refreshCatalog();
+    let failed = 0;
+    for (const name of [...new Set(names)]) {
+      if (!session.has(name)) {
+        reporter.handle({ type: 'unknown', file: name, message: `The server has no file named "${name}".` });
+        failed++;
+        continue;
+      }
+      if (!(await session.fetch(name)).ok) failed++;
+    }
+    return failed;
+  });
+}
+
+type TransferValues = {
+  connections?: string | undefined;
+  retries?: string | undefined;
+  'stall-timeout'?: string | undefined;
+  json?: boolean | undefined;
+} & Parameters<typeof connectOptions>[1];
+
+async function runTransfer(
+  cli: Cli,
+  server: string,
+  values: TransferValues,
+  dataDir: string,
+  work: (session: ClientSession, reporter: Reporter) => Promise<number>,
+): Promise<number> {
+  const connections = intOption(values.connections, 'connections', 1, 4, 4);
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY_POLICY,
+    maxAttempts: intOption(values.retries, 'retries', 0, 1000, DEFAULT_RETRY_POLICY.maxAttempts),
+    stallTimeoutMs:
+      numberOption(
+        values['stall-timeout'],
+        'stall-timeout',
+        0.1,
+        3600,
+        DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000,
+      ) * 1000,
+  };
+  const reporter = Reporter.for(cli, values.json === true);
+  const session = new ClientSession({
+    connect: await connectOptions(server, values),
+    dataDir,
+    connections,
+    policy,
+    signal: cli.interrupt.signal,
+    emit: reporter.handle,
+  });
+  try {
+    const failed = await work(session, reporter);
+    return failed > 0 ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    reporter.finish();
+    session.close();
+  }
+}
+
+/** The course project's prompt; only on a terminal (a script without an address gets a usage error). */
+async function askForHost(cli: Cli): Promise<string> {
+  if (!cli.stdin.isTTY) {
+    throw new UsageError(
+      'No server address given and no terminal to ask on: xfer client HOST[:PORT] (see `xfer client --help`).',
+    );
+  }
+  const rl = createInterface({ input: cli.stdin, output: cli.stderr });
+  try {
+    const answer = (await rl.question('HOST Name: ')).trim();
+    return answer === '' ? '127.0.0.1' : answer;
+  } finally {
+    rl.close();
+  }
+}

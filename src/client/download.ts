@@ -1,0 +1,582 @@
+import { rename, rm, stat } from 'node:fs/promises';
+import { FileError, IntegrityError, RemoteError, XferError, toXferError } from '../errors.js';
+import { sha256Range } from '../file-hash.js';
+import { pieceCount, pieceRange, printableName, type FileIdentity } from '../protocol/index.js';
+import type { ClientConnection } from './connection.js';
+import type { EmitEvent, PartProgress } from './events.js';
+import { PartFile } from './part-file.js';
+import { downloadPaths, isSymlink, type DownloadPaths } from './paths.js';
+import type { ConnectionPool } from './pool.js';
+import { connectionsFor, planRanges, type ByteRange } from './range-plan.js';
+import {
+  PieceSet,
+  loadResumeState,
+  removeResumeState,
+  sameIdentity,
+  saveResumeState,
+} from './resume-state.js';
+import { backoffDelay, sleep, type RetryPolicy } from './retry.js';
+
+/** What the client knows of a file before fetching it. */
+export interface RemoteFile {
+  name: string;
+  identity: FileIdentity;
+  pieceSize: number;
+}
+
+export interface DownloadOptions {
+  pool: ConnectionPool;
+  dataDir: string;
+  file: RemoteFile;
+  policy: RetryPolicy;
+  signal: AbortSignal;
+  emit: EmitEvent;
+  /** Piece hashes, fetched with STAT when verification or resume needs them. */
+  fetchPieces(): Promise<{ identity: FileIdentity; pieceSize: number; hashes: Buffer[] }>;
+}
+
+export interface DownloadResult {
+  sha256: string;
+  /** Bytes received over the network for this file (re-sent bytes included). */
+  bytesTransferred: number;
+}
+
+/** Each GET asks for this much (on piece boundaries); two are kept in flight per connection. */
+const REQUEST_BYTES = 4 * 1024 * 1024;
+const PIPELINE_DEPTH = 2;
+/** Gather network chunks into writes of about this size. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Stop reading a connection while this much is waiting for the disk; resume below half. */
+const WRITE_HIGH_WATER = 16 * 1024 * 1024;
+/** Save resume state after this much new data, at most this often, or after the longer interval. */
+const STATE_SAVE_BYTES = 16 * 1024 * 1024;
+const STATE_SAVE_MIN_MS = 250;
+const STATE_SAVE_MAX_MS = 1000;
+/** How many rounds of "re-fetch the bad pieces" before a file is rejected as corrupt. */
+const MAX_REPAIR_ROUNDS = 2;
+
+/** A contiguous range being fetched by one slot: [start, written) on disk, [written, received) in the write queue, [received, cursor) in flight, [cursor, end) not yet asked for. */
+interface Part {
+  start: number;
+  written: number;
+  received: number;
+  cursor: number;
+  end: number;
+}
+
+/** One of the (at most 4) connections working on the file. */
+interface Slot {
+  index: number;
+  part: Part | undefined;
+  /** Bytes this slot has been given in all, and has written: its 0-100 % bar. */
+  assigned: number;
+  done: number;
+  attempts: number;
+  sink: SlotSink;
+}
+
+/**
+ * One file, fetched over up to `pool.size` connections straight into
+ * `NAME.part`, verified (size and SHA-256), then renamed to `NAME`.
+ *
+ * Each connection works through a range piece-aligned GETs at a time; when it
+ * runs dry it takes over half of the largest range still not asked for (work
+ * stealing), so all connections stay busy to the end.
+ */
+export class FileDownload {
+  private readonly o: DownloadOptions;
+  private paths!: DownloadPaths;
+  private file!: PartFile;
+  private pieces!: PieceSet;
+  private readonly queue: ByteRange[] = [];
+  private slots: Slot[] = [];
+  private failure: XferError | undefined;
+  private bytesTransferred = 0;
+  private lastSave = { at: 0, bytes: 0 };
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(options: DownloadOptions) {
+    this.o = options;
+  }
+
+  get name(): string {
+    return this.o.file.name;
+  }
+
+  /** Bytes of the file on disk and per part, for progress. */
+  progress(): { bytes: number; total: number; parts: PartProgress[] } {
+    const size = this.o.file.identity.size;
+    const inParts = this.slots.reduce((n, s) => n + s.done, 0);
+    const resumed = this.pieces ? this.resumedBytes : 0;
+    return {
+      bytes: Math.min(size, resumed + inParts),
+      total: size,
+      parts: this.slots.map((s) => ({ part: s.index, bytes: s.done, total: s.assigned })),
+    };
+  }
+
+  private resumedBytes = 0;
+
+  async run(): Promise<DownloadResult> {
+    const { file, dataDir } = this.o;
+    const { size, sha256 } = file.identity;
+    this.paths = await downloadPaths(dataDir, file.name);
+    this.pieces = new PieceSet(pieceCount(size, file.pieceSize));
+    if (await isSymlink(this.paths.part)) {
+      throw new FileError(
+        'ERR_XFER_UNSAFE_PATH',
+        `${this.paths.part} is a symlink; refusing to write through it. Remove it and run again.`,
+      );
+    }
+    await this.loadResume();
+    this.file = await PartFile.open(this.paths.part, size);
+    try {
+      await this.verifyResumedPieces();
+      this.resumedBytes = this.countBytes((p) => this.pieces.has(p));
+      for (let round = 0; ; round++) {
+        await this.fetchMissing(round === 0);
+        const digest = await sha256Range(this.file.fh, 0, size);
+        if (digest.equals(sha256)) break;
+        if (round >= MAX_REPAIR_ROUNDS) {
+          throw new IntegrityError(
+            'ERR_XFER_CORRUPT',
+            `"${printableName(file.name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
+          );
+        }
+        const bad = await this.findBadPieces();
+        this.o.emit({
+          type: 'repair',
+          file: file.name,
+          pieces: bad,
+          message: `${bad} damaged piece${bad === 1 ? '' : 's'} of "${printableName(file.name)}" will be fetched again.`,
+        });
+      }
+      await this.finish();
+      return { sha256: sha256.toString('hex'), bytesTransferred: this.bytesTransferred };
+    } catch (err) {
+      const e = toXferError(this.o.signal.aborted ? abortError() : err);
+      await this.afterFailure(e);
+      throw e;
+    } finally {
+      await this.file.close().catch(() => undefined);
+    }
+  }
+
+  private async loadResume(): Promise<void> {
+    const { file } = this.o;
+    const state = await loadResumeState(this.paths.state);
+    const partSize = await stat(this.paths.part).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    if (state && sameIdentity(state, file.identity, file.pieceSize)) {
+      if (partSize === file.identity.size) {
+        for (const p of iterate(new PieceSet(this.pieces.count, state.done))) this.pieces.add(p);
+      }
+      return;
+    }
+    if (state) {
+      this.o.emit({
+        type: 'restart',
+        file: file.name,
+        message: `"${printableName(file.name)}" changed on the server since the last attempt; starting over.`,
+      });
+      await this.discardPartial();
+      return;
+    }
+    if (partSize === undefined) return;
+    if (partSize === file.identity.size) {
+      // A .part without state (written by a crash before the first save, or by an
+      // older run): every piece is checked against the server's hashes below.
+      for (let p = 0; p < this.pieces.count; p++) this.pieces.add(p);
+      return;
+    }
+    this.o.emit({
+      type: 'restart',
+      file: file.name,
+      message: `The partial "${printableName(file.name)}" has the wrong size and no resume state; starting over.`,
+    });
+    await this.discardPartial();
+  }
+
+  /** Pieces claimed by the resume state are trusted only once their SHA-256 matches the server's. */
+  private async verifyResumedPieces(): Promise<void> {
+    const claimed = this.pieces.size;
+    if (claimed === 0) return;
+    const remote = await this.o.fetchPieces();
+    this.checkSameFile(remote.identity);
+    for (const p of iterate(this.pieces)) {
+      const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
+      const expected = remote.hashes[p];
+      if (!expected || !(await sha256Range(this.file.fh, start, end)).equals(expected)) this.pieces.delete(p);
+    }
+    const verifiedBytes = this.countBytes((p) => this.pieces.has(p));
+    this.o.emit({
+      type: 'resume',
+      file: this.o.file.name,
+      verifiedBytes,
+      message: `Resuming "${printableName(this.o.file.name)}": ${this.pieces.size} of ${this.pieces.count} pieces verified on disk.`,
+    });
+  }
+
+  /** After a whole-file mismatch: hash every piece, forget the bad ones, return how many. */
+  private async findBadPieces(): Promise<number> {
+    const remote = await this.o.fetchPieces();
+    this.checkSameFile(remote.identity);
+    let bad = 0;
+    for (let p = 0; p < this.pieces.count; p++) {
+      const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
+      const expected = remote.hashes[p];
+      if (expected && (await sha256Range(this.file.fh, start, end)).equals(expected)) continue;
+      this.pieces.delete(p);
+      bad++;
+    }
+    if (bad === 0) {
+      throw new IntegrityError(
+        'ERR_XFER_CORRUPT',
+        `The server's piece hashes for "${printableName(this.o.file.name)}" do not add up to its SHA-256; the file was not saved.`,
+      );
+    }
+    this.resumedBytes = this.countBytes((p) => this.pieces.has(p));
+    return bad;
+  }
+
+  private checkSameFile(identity: FileIdentity): void {
+    const mine = this.o.file.identity;
+    if (
+      identity.size !== mine.size ||
+      identity.mtimeUs !== mine.mtimeUs ||
+      !identity.sha256.equals(mine.sha256)
+    ) {
+      throw new RemoteError(
+        'ERR_XFER_CHANGED',
+        `"${printableName(this.o.file.name)}" changed on the server.`,
+      );
+    }
+  }
+
+  /** Fetches every piece not in `this.pieces`, over up to pool.size connections. */
+  private async fetchMissing(first: boolean): Promise<void> {
+    const { size } = this.o.file.identity;
+    const ranges = planRanges(size, this.o.file.pieceSize, (p) => !this.pieces.has(p), this.o.pool.size);
+    if (first) {
+      this.o.emit({
+        type: 'start',
+        file: this.o.file.name,
+        size,
+        parts: ranges
+          .slice(0, this.o.pool.size)
+          .map((r, part) => ({ part, offset: r.start, length: r.end - r.start })),
+        resumedBytes: this.resumedBytes,
+      });
+    }
+    if (ranges.length === 0) return;
+    this.queue.push(...ranges);
+    const count = Math.min(connectionsFor(size, this.o.file.pieceSize, this.o.pool.size), ranges.length);
+    this.slots = Array.from({ length: count }, (_, index) => ({
+      index,
+      part: undefined,
+      assigned: 0,
+      done: 0,
+      attempts: 0,
+      sink: new SlotSink(this.file, (part, from, to) => this.onWritten(this.slots[index], part, from, to)),
+    }));
+    this.lastSave = { at: Date.now(), bytes: 0 };
+    const abort = () => this.o.pool.dropAll();
+    this.o.signal.addEventListener('abort', abort, { once: true });
+    try {
+      const results = await Promise.allSettled(this.slots.map((slot) => this.work(slot)));
+      await Promise.allSettled(this.slots.map((s) => s.sink.drain()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (this.failure) throw this.failure;
+      if (failed) throw failed.reason;
+      if (this.o.signal.aborted) throw abortError();
+    } finally {
+      this.o.signal.removeEventListener('abort', abort);
+    }
+  }
+
+  private async work(slot: Slot): Promise<void> {
+    while (!this.failure && !this.o.signal.aborted) {
+      if (!slot.part || slot.part.received >= slot.part.end) {
+        slot.part = this.nextPart(slot);
+        if (!slot.part) return;
+      }
+      try {
+        const conn = await this.o.pool.connection(slot.index);
+        await this.fetchPart(conn, slot, slot.part);
+        slot.attempts = 0;
+      } catch (err) {
+        // A disk error closes the connection to stop it; the disk error is the one to report.
+        const e = slot.sink.error ?? toXferError(err);
+        if (this.o.signal.aborted || this.failure) return;
+        if (!e.retryable) {
+          this.failure ??= e;
+          this.o.pool.dropAll();
+          throw e;
+        }
+        // Whatever was in flight is asked for again, from the first byte not received.
+        slot.part.cursor = slot.part.received;
+        this.o.pool.drop(slot.index);
+        slot.attempts++;
+        if (slot.attempts > this.o.policy.maxAttempts) {
+          this.failure ??= new XferError(
+            e.code,
+            `Gave up on "${printableName(this.name)}" after ${slot.attempts - 1} retries: ${e.message}`,
+            { cause: e },
+          );
+          throw this.failure;
+        }
+        const delayMs = backoffDelay(slot.attempts, this.o.policy);
+        this.o.emit({
+          type: 'retry',
+          file: this.name,
+          part: slot.index,
+          attempt: slot.attempts,
+          delayMs,
+          code: e.code,
+          message: e.message,
+        });
+        await sleep(delayMs, this.o.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** The next range from the plan, or else half of the largest range no one has asked for yet. */
+  private nextPart(slot: Slot): Part | undefined {
+    const range = this.queue.shift() ?? this.steal(slot);
+    if (!range) return undefined;
+    slot.assigned += range.end - range.start;
+    return {
+      start: range.start,
+      written: range.start,
+      received: range.start,
+      cursor: range.start,
+      end: range.end,
+    };
+  }
+
+  private steal(thief: Slot): ByteRange | undefined {
+    const pieceSize = this.o.file.pieceSize;
+    let victim: Slot | undefined;
+    for (const s of this.slots) {
+      if (s === thief || !s.part) continue;
+      if (!victim?.part || s.part.end - s.part.cursor > victim.part.end - victim.part.cursor) victim = s;
+    }
+    const part = victim?.part;
+    if (!victim || !part || part.end - part.cursor < 2 * pieceSize) return undefined;
+    const split = Math.ceil((part.cursor + (part.end - part.cursor) / 2) / pieceSize) * pieceSize;
+    if (split >= part.end || split <= part.cursor) return undefined;
+    const stolen = { start: split, end: part.end };
+    part.end = split;
+    victim.assigned -= stolen.end - stolen.start;
+    return stolen;
+  }
+
+  /** Fetches the rest of a part on one connection, keeping PIPELINE_DEPTH requests in flight. */
+  private async fetchPart(conn: ClientConnection, slot: Slot, part: Part): Promise<void> {
+    const inflight: Promise<void>[] = [];
+    while (part.cursor < part.end || inflight.length > 0) {
+      while (inflight.length < PIPELINE_DEPTH && part.cursor < part.end) {
+        const offset = part.cursor;
+        const boundary = (Math.floor(offset / REQUEST_BYTES) + 1) * REQUEST_BYTES;
+        const length = Math.min(boundary, part.end) - offset;
+        part.cursor += length;
+        const request = this.getRange(conn, slot, part, offset, length);
+        request.catch(() => undefined); // awaited below; this only keeps a second failure from going unhandled
+        inflight.push(request);
+      }
+      await inflight.shift();
+      if (this.failure) throw this.failure;
+    }
+  }
+
+  private async getRange(
+    conn: ClientConnection,
+    slot: Slot,
+    part: Part,
+    offset: number,
+    length: number,
+  ): Promise<void> {
+    const { sink } = slot;
+    sink.connection = conn;
+    await conn.get({
+      name: this.name,
+      offset,
+      length,
+      expect: this.o.file.identity,
+      onChunk: (chunk, position) => {
+        part.received = position + chunk.length;
+        this.bytesTransferred += chunk.length;
+        if (slot.attempts > 0) slot.attempts = 0; // bytes arrive again: the next failure starts a fresh count
+        return sink.push(part, chunk, position);
+      },
+      onLateError: (err) => {
+        this.failure ??= err;
+        this.o.pool.dropAll();
+      },
+    });
+    sink.flush();
+    if (sink.error) {
+      this.failure ??= sink.error;
+      throw sink.error;
+    }
+  }
+
+  /** Bytes [from, to) of `part` are on disk: count them, mark whole pieces done, maybe save resume state. */
+  private onWritten(slot: Slot | undefined, part: Part, from: number, to: number): void {
+    if (slot) slot.done += to - from;
+    part.written = Math.max(part.written, to);
+    const { size } = this.o.file.identity;
+    const ps = this.o.file.pieceSize;
+    for (let p = Math.floor(from / ps); p * ps < to; p++) {
+      const { start, end } = pieceRange(p, size, ps);
+      if (start >= part.start && end <= part.written) this.pieces.add(p);
+    }
+    this.maybeSaveState(to - from);
+  }
+
+  private maybeSaveState(newBytes: number): void {
+    this.lastSave.bytes += newBytes;
+    const since = Date.now() - this.lastSave.at;
+    if (
+      (this.lastSave.bytes >= STATE_SAVE_BYTES && since >= STATE_SAVE_MIN_MS) ||
+      since >= STATE_SAVE_MAX_MS
+    ) {
+      this.lastSave = { at: Date.now(), bytes: 0 };
+      this.saving = this.saving.then(() => this.saveState()).catch(() => undefined);
+    }
+  }
+
+  private saveState(): Promise<void> {
+    const { identity, pieceSize } = this.o.file;
+    return saveResumeState(this.paths.state, {
+      size: identity.size,
+      mtimeUs: identity.mtimeUs,
+      sha256: identity.sha256.toString('hex'),
+      pieceSize,
+      done: this.pieces.toBase64(),
+    });
+  }
+
+  private async finish(): Promise<void> {
+    await this.saving;
+    const size = (await this.file.fh.stat()).size;
+    if (size !== this.o.file.identity.size) {
+      throw new IntegrityError(
+        'ERR_XFER_CORRUPT',
+        `"${printableName(this.name)}" is ${size} bytes on disk, not ${this.o.file.identity.size}.`,
+      );
+    }
+    // rename(2) replaces whatever is at the final path (a symlink included) and never follows it.
+    await rename(this.paths.part, this.paths.final);
+    await removeResumeState(this.paths.state);
+  }
+
+  /** Keeps verified work for the next run; a corrupt or changed file leaves nothing behind. */
+  private async afterFailure(e: XferError): Promise<void> {
+    await this.saving;
+    if (e.code === 'ERR_XFER_CORRUPT' || e.code === 'ERR_XFER_CHANGED') {
+      await this.discardPartial();
+      return;
+    }
+    if (this.slots.length > 0) await this.saveState().catch(() => undefined);
+  }
+
+  private async discardPartial(): Promise<void> {
+    await rm(this.paths.part, { force: true });
+    await removeResumeState(this.paths.state);
+    for (let p = 0; p < this.pieces.count; p++) this.pieces.delete(p);
+  }
+
+  private countBytes(include: (piece: number) => boolean): number {
+    let n = 0;
+    for (let p = 0; p < this.pieces.count; p++) {
+      if (include(p)) {
+        const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
+        n += end - start;
+      }
+    }
+    return n;
+  }
+}
+
+/**
+ * Gathers one connection's chunks into large positional writes, one write at a
+ * time (so bytes land in order), and tells the connection to pause while the
+ * disk is behind.
+ */
+class SlotSink {
+  connection: ClientConnection | undefined;
+  error: XferError | undefined;
+  private batch: Buffer[] = [];
+  private batchPart: Part | undefined;
+  private batchStart = 0;
+  private batchBytes = 0;
+  private pending = 0;
+  private paused = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: PartFile,
+    private readonly written: (part: Part, from: number, to: number) => void,
+  ) {}
+
+  /** Returns false when the connection should stop reading until the disk catches up. */
+  push(part: Part, chunk: Buffer, position: number): boolean {
+    if (this.batchBytes > 0 && (position !== this.batchStart + this.batchBytes || part !== this.batchPart))
+      this.flush();
+    if (this.batchBytes === 0) {
+      this.batchStart = position;
+      this.batchPart = part;
+    }
+    this.batch.push(chunk);
+    this.batchBytes += chunk.length;
+    if (this.batchBytes >= WRITE_BATCH_BYTES) this.flush();
+    if (this.pending >= WRITE_HIGH_WATER) this.paused = true;
+    return !this.paused;
+  }
+
+  flush(): void {
+    const part = this.batchPart;
+    if (this.batchBytes === 0 || !part) return;
+    const chunks = this.batch;
+    const start = this.batchStart;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.pending += bytes;
+    this.chain = this.chain.then(async () => {
+      if (this.error) return;
+      try {
+        await this.file.write(chunks, start);
+        this.written(part, start, start + bytes);
+      } catch (err) {
+        this.error = toXferError(err);
+        this.connection?.close();
+      } finally {
+        this.pending -= bytes;
+        if (this.paused && this.pending < WRITE_HIGH_WATER / 2) {
+          this.paused = false;
+          this.connection?.resumeReading();
+        }
+      }
+    });
+  }
+
+  async drain(): Promise<void> {
+    this.flush();
+    await this.chain;
+  }
+}
+
+function* iterate(set: PieceSet): Generator<number> {
+  for (let p = 0; p < set.count; p++) if (set.has(p)) yield p;
+}
+
+function abortError(): XferError {
+  return new XferError(
+    'ERR_XFER_ABORTED',
+    'Stopped on request; the partial download is kept and resumes next time.',
+  );
+}

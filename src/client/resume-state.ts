@@ -1,0 +1,119 @@
+import { open, rename, rm } from 'node:fs/promises';
+import type { FileIdentity } from '../protocol/index.js';
+
+/**
+ * What survives a crash beside `NAME.part`: which file it is (so a changed
+ * source restarts cleanly) and which pieces were fully written. Pieces listed
+ * here are still re-hashed before being trusted, so a torn write or a power
+ * loss can cost work but never correctness.
+ */
+export interface ResumeState {
+  size: number;
+  mtimeUs: number;
+  sha256: string;
+  pieceSize: number;
+  /** Bitfield of written pieces, base64. */
+  done: string;
+}
+
+const MAX_STATE_BYTES = 64 * 1024;
+
+export function sameIdentity(state: ResumeState, id: FileIdentity, pieceSize: number): boolean {
+  return (
+    state.size === id.size &&
+    state.mtimeUs === id.mtimeUs &&
+    state.sha256 === id.sha256.toString('hex') &&
+    state.pieceSize === pieceSize
+  );
+}
+
+/**
+ * Reads a state file; anything missing, too large, unparsable or inconsistent
+ * yields `undefined` ("start over"), never an exception.
+ */
+export async function loadResumeState(path: string): Promise<ResumeState | undefined> {
+  let text: string;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      if ((await fh.stat()).size > MAX_STATE_BYTES) return undefined;
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return undefined;
+  }
+  try {
+    const v = JSON.parse(text) as Partial<ResumeState>;
+    const ok =
+      Number.isSafeInteger(v.size) &&
+      (v.size ?? -1) >= 0 &&
+      Number.isSafeInteger(v.mtimeUs) &&
+      typeof v.sha256 === 'string' &&
+      /^[0-9a-f]{64}$/.test(v.sha256) &&
+      Number.isSafeInteger(v.pieceSize) &&
+      (v.pieceSize ?? 0) > 0 &&
+      typeof v.done === 'string';
+    if (!ok) return undefined;
+    const state = v as ResumeState;
+    if (Buffer.from(state.done, 'base64').length !== Math.ceil(Math.ceil(state.size / state.pieceSize) / 8))
+      return undefined;
+    return state;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Atomic: temp file, fsync, rename over the old state. */
+export async function saveResumeState(path: string, state: ResumeState): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(state));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+export async function removeResumeState(path: string): Promise<void> {
+  await rm(path, { force: true });
+  await rm(`${path}.tmp`, { force: true });
+}
+
+/** One bit a piece. */
+export class PieceSet {
+  readonly bits: Uint8Array;
+
+  constructor(
+    readonly count: number,
+    from?: string,
+  ) {
+    this.bits = new Uint8Array(Math.ceil(count / 8));
+    if (from) this.bits.set(Buffer.from(from, 'base64').subarray(0, this.bits.length));
+  }
+
+  has(i: number): boolean {
+    return ((this.bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
+  }
+
+  add(i: number): void {
+    this.bits[i >> 3] = (this.bits[i >> 3] ?? 0) | (1 << (i & 7));
+  }
+
+  delete(i: number): void {
+    this.bits[i >> 3] = (this.bits[i >> 3] ?? 0) & ~(1 << (i & 7));
+  }
+
+  get size(): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (this.has(i)) n++;
+    return n;
+  }
+
+  toBase64(): string {
+    return Buffer.from(this.bits).toString('base64');
+  }
+}

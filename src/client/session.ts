@@ -1,0 +1,259 @@
+import { constants as fsc } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { XferError, toXferError } from '../errors.js';
+import { sha256Range } from '../file-hash.js';
+import { printableName, validateName, type CatalogEntry } from '../protocol/index.js';
+import type { ConnectOptions } from './connection.js';
+import { FileDownload, type RemoteFile } from './download.js';
+import type { EmitEvent } from './events.js';
+import { readInputList } from './input-list.js';
+import { downloadPaths } from './paths.js';
+import { ConnectionPool } from './pool.js';
+import { DEFAULT_RETRY_POLICY, backoffDelay, sleep, type RetryPolicy } from './retry.js';
+
+export interface SessionOptions {
+  connect: ConnectOptions;
+  /** Where finished files go (`DIR/data` for `xfer client`, `--out` for `xfer get`). */
+  dataDir: string;
+  /** Parallel connections per file: 1 to 4. */
+  connections: number;
+  policy?: RetryPolicy;
+  signal: AbortSignal;
+  emit: EmitEvent;
+}
+
+export interface FetchOutcome {
+  ok: boolean;
+}
+
+/** How often progress is reported while a file downloads: enough for a live bar, never per chunk. */
+const PROGRESS_INTERVAL_MS = 100;
+/** A file that changes on the server mid-download is started over at most this many times. */
+const MAX_RESTARTS = 3;
+
+/**
+ * A client's conversation with one server: its catalog, and files fetched one
+ * after another over a shared pool of up to 4 connections.
+ */
+export class ClientSession {
+  private readonly pool: ConnectionPool;
+  private readonly policy: RetryPolicy;
+  private catalog = new Map<string, CatalogEntry>();
+
+  constructor(private readonly o: SessionOptions) {
+    if (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > 4) {
+      throw new XferError('ERR_XFER_USAGE', `Connections must be 1 to 4, not ${o.connections}.`);
+    }
+    this.pool = new ConnectionPool(
+      { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs },
+      o.connections,
+    );
+    this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
+  }
+
+  close(): void {
+    this.pool.shutdown();
+  }
+
+  /** Fetches the catalog (retrying while the server is away) and reports it. */
+  async refreshCatalog(): Promise<CatalogEntry[]> {
+    const entries = await this.withRetry(async () => (await this.pool.connection(0)).list());
+    this.catalog = new Map(entries.map((e) => [e.name, e]));
+    return entries;
+  }
+
+  async announceCatalog(): Promise<void> {
+    const entries = await this.refreshCatalog();
+    this.o.emit({ type: 'catalog', files: entries.map((e) => ({ name: e.name, size: e.size })) });
+  }
+
+  has(name: string): boolean {
+    return this.catalog.has(name);
+  }
+
+  /** Downloads one listed file into dataDir, verified; reports done or error and never throws but on abort. */
+  async fetch(name: string): Promise<FetchOutcome> {
+    try {
+      validateName(name);
+      await mkdir(this.o.dataDir, { recursive: true });
+      for (let restarts = 0; ; restarts++) {
+        const file = await this.remoteFile(name);
+        if (await this.alreadyComplete(file)) {
+          this.o.emit({ type: 'skip', file: name, reason: 'already downloaded and verified' });
+          return { ok: true };
+        }
+        try {
+          await this.download(file);
+          return { ok: true };
+        } catch (err) {
+          const e = toXferError(err);
+          if (e.code !== 'ERR_XFER_CHANGED' || restarts >= MAX_RESTARTS) throw e;
+          this.o.emit({
+            type: 'restart',
+            file: name,
+            message: `"${printableName(name)}" changed on the server; starting over.`,
+          });
+          this.catalog.delete(name);
+        }
+      }
+    } catch (err) {
+      const e = toXferError(err);
+      if (e.code === 'ERR_XFER_ABORTED' || this.o.signal.aborted) throw e;
+      this.o.emit({ type: 'error', file: name, code: e.code, message: e.message });
+      return { ok: false };
+    }
+  }
+
+  private async download(file: RemoteFile): Promise<void> {
+    const started = Date.now();
+    const job = new FileDownload({
+      pool: this.pool,
+      dataDir: this.o.dataDir,
+      file,
+      policy: this.policy,
+      signal: this.o.signal,
+      emit: this.o.emit,
+      fetchPieces: () => this.withRetry(async () => (await this.pool.connection(0)).stat(file.name)),
+    });
+    const samples: { at: number; bytes: number }[] = [];
+    const report = () => {
+      const p = job.progress();
+      const now = Date.now();
+      samples.push({ at: now, bytes: p.bytes });
+      while (samples.length > 2 && now - (samples[0]?.at ?? now) > 2000) samples.shift();
+      const first = samples[0] ?? { at: now, bytes: p.bytes };
+      const bytesPerSecond = now > first.at ? ((p.bytes - first.bytes) * 1000) / (now - first.at) : 0;
+      this.o.emit({ type: 'progress', file: file.name, ...p, bytesPerSecond: Math.round(bytesPerSecond) });
+    };
+    const timer = setInterval(report, PROGRESS_INTERVAL_MS);
+    try {
+      const result = await job.run();
+      report();
+      this.o.emit({
+        type: 'done',
+        file: file.name,
+        size: file.identity.size,
+        sha256: result.sha256,
+        seconds: (Date.now() - started) / 1000,
+        bytesTransferred: result.bytesTransferred,
+      });
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** The file's identity: from the catalog when it carries a hash, else from STAT (which waits for hashing). */
+  private async remoteFile(name: string): Promise<RemoteFile> {
+    const entry = this.catalog.get(name);
+    if (entry?.sha256) {
+      return {
+        name,
+        identity: { size: entry.size, mtimeUs: entry.mtimeUs, sha256: entry.sha256 },
+        pieceSize: entry.pieceSize,
+      };
+    }
+    const stat = await this.withRetry(async () => (await this.pool.connection(0)).stat(name));
+    return { name, identity: stat.identity, pieceSize: stat.pieceSize };
+  }
+
+  /** A file already in place with the right size and SHA-256 is not fetched again. */
+  private async alreadyComplete(file: RemoteFile): Promise<boolean> {
+    const { final } = await downloadPaths(this.o.dataDir, file.name);
+    let fh;
+    try {
+      fh = await open(final, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch {
+      return false;
+    }
+    try {
+      const st = await fh.stat();
+      return (
+        st.isFile() &&
+        st.size === file.identity.size &&
+        (await sha256Range(fh, 0, st.size)).equals(file.identity.sha256)
+      );
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Runs a control request, retrying connection failures with back-off (the server may be restarting). */
+  private async withRetry<T>(request: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request();
+      } catch (err) {
+        const e = toXferError(err);
+        if (!e.retryable || attempt > this.policy.maxAttempts || this.o.signal.aborted) throw e;
+        this.pool.drop(0);
+        await sleep(backoffDelay(attempt, this.policy), this.o.signal).catch(() => undefined);
+        if (this.o.signal.aborted) throw new XferError('ERR_XFER_ABORTED', 'Stopped on request.');
+      }
+    }
+  }
+}
+
+export interface WatchOptions {
+  dir: string;
+  intervalMs: number;
+  once: boolean;
+}
+
+/**
+ * `xfer client`: reads DIR/input.txt every interval and fetches new names into
+ * DIR/data/, one after another. With `once`, fetches what is listed and stops.
+ * Resolves with how many names failed (unknown, refused or not verified).
+ */
+export async function watchInputList(
+  session: ClientSession,
+  o: WatchOptions & { signal: AbortSignal; emit: EmitEvent },
+): Promise<number> {
+  const handled = new Set<string>();
+  const reportedUnknown = new Set<string>();
+  let failed = 0;
+  let inputError: string | undefined;
+  await session.announceCatalog();
+  for (;;) {
+    let names: string[] = [];
+    try {
+      names = await readInputList(join(o.dir, 'input.txt'));
+      inputError = undefined;
+    } catch (err) {
+      const e = toXferError(err);
+      if (o.once) {
+        o.emit({ type: 'error', code: e.code, message: e.message });
+        return failed + 1;
+      }
+      if (inputError !== e.message)
+        o.emit({ type: 'error', code: e.code, message: `${e.message} Watching for it.` });
+      inputError = e.message;
+    }
+    const fresh = names.filter((n) => !handled.has(n));
+    if (fresh.some((n) => !session.has(n))) await session.refreshCatalog().catch(() => undefined);
+    for (const name of fresh) {
+      if (o.signal.aborted) break;
+      if (!session.has(name)) {
+        if (!reportedUnknown.has(name)) {
+          reportedUnknown.add(name);
+          o.emit({
+            type: 'unknown',
+            file: name,
+            message: `The server has no file named "${printableName(name)}"; skipping it.${o.once ? '' : ' It will be fetched if it appears.'}`,
+          });
+          if (o.once) failed++;
+        }
+        if (o.once) handled.add(name);
+        continue;
+      }
+      handled.add(name);
+      const outcome = await session.fetch(name);
+      if (!outcome.ok) failed++;
+    }
+    if (o.once || o.signal.aborted) break;
+    await sleep(o.intervalMs, o.signal).catch(() => undefined);
+    if (o.signal.aborted) break;
+  }
+  if (o.signal.aborted) throw new XferError('ERR_XFER_ABORTED', 'Stopped on request.');
+  return failed;
+}

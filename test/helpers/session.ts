@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { ClientEvent } from '../../src/client/events.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/client/retry.js';
+import { ClientSession } from '../../src/client/session.js';
+import { tempDir } from './tmp.js';
+
+export interface SessionRun {
+  session: ClientSession;
+  events: ClientEvent[];
+  dataDir: string;
+  controller: AbortController;
+}
+
+/** A client session against 127.0.0.1:port writing into a fresh temp data/ folder. */
+export async function newSession(
+  t: TestContext,
+  port: number,
+  options: { connections?: number; policy?: Partial<RetryPolicy>; dataDir?: string } = {},
+): Promise<SessionRun> {
+  const dataDir = options.dataDir ?? join(await tempDir(t, 'xfer-client-'), 'data');
+  const events: ClientEvent[] = [];
+  const controller = new AbortController();
+  const session = new ClientSession({
+    connect: { host: '127.0.0.1', port, sessionId: randomBytes(16) },
+    dataDir,
+    connections: options.connections ?? 4,
+    policy: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 20, maxDelayMs: 200, ...options.policy },
+    signal: controller.signal,
+    emit: (e) => events.push(e),
+  });
+  t.after(() => session.close());
+  await session.refreshCatalog();
+  return { session, events, dataDir, controller };
+}
+
+export function eventsOf<T extends ClientEvent['type']>(
+  events: ClientEvent[],
+  type: T,
+): Extract<ClientEvent, { type: T }>[] {
+  return events.filter((e): e is Extract<ClientEvent, { type: T }> => e.type === type);
+}
