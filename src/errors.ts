@@ -113,6 +113,7 @@ export function toXferError(error: unknown): XferError {
     case 'ENOENT':
     case 'ENOTDIR':
     case 'EISDIR':
+    case 'EEXIST':
     case 'EROFS':
       return new FileError('ERR_XFER_FS', err.message, { cause: err });
     case 'ELOOP':

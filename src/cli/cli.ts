@@ -54,6 +54,9 @@ export class Cli {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Past a file-size limit (ulimit -f) the kernel would kill us with SIGXFSZ;
+    // ignoring it turns that into an EFBIG error, reported like a full disk.
+    process.on('SIGXFSZ', () => undefined);
   }
 
   untilInterrupted(): Promise<void> {

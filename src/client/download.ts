@@ -49,9 +49,13 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Stop reading a connection while this much is waiting for the disk; resume below half. */
 const WRITE_HIGH_WATER = 16 * 1024 * 1024;
 /** Save resume state after this much new data, at most this often, or after the longer interval. */
-const STATE_SAVE_BYTES = 16 * 1024 * 1024;
-const STATE_SAVE_MIN_MS = 250;
+const STATE_SAVE_BYTES = 2 * 1024 * 1024;
+const STATE_SAVE_MIN_MS = 100;
 const STATE_SAVE_MAX_MS = 1000;
+/** A connection's speed is judged only after it has worked this long on the file. */
+const HEDGE_MIN_OBSERVED_MS = 200;
+/** Another connection takes over a tail only from one at most half as fast as itself. */
+const HEDGE_SPEED_RATIO = 2;
 /** How many rounds of "re-fetch the bad pieces" before a file is rejected as corrupt. */
 const MAX_REPAIR_ROUNDS = 2;
 
@@ -73,6 +77,11 @@ interface Slot {
   done: number;
   attempts: number;
   sink: SlotSink;
+  /** For its speed: bytes received and when the first request went out. */
+  receivedBytes: number;
+  since: number;
+  /** Its connection was closed on purpose (its tail was taken over): not a failure. */
+  cancelled: boolean;
 }
 
 /**
@@ -132,6 +141,8 @@ export class FileDownload {
     this.file = await PartFile.open(this.paths.part, size);
     try {
       await this.verifyResumedPieces();
+      // Written before any data, so the state file has its disk space even if the disk fills up later.
+      await this.saveState();
       this.resumedBytes = this.countBytes((p) => this.pieces.has(p));
       for (let round = 0; ; round++) {
         await this.fetchMissing(round === 0);
@@ -279,6 +290,9 @@ export class FileDownload {
       assigned: 0,
       done: 0,
       attempts: 0,
+      receivedBytes: 0,
+      since: Date.now(),
+      cancelled: false,
       sink: new SlotSink(this.file, (part, from, to) => this.onWritten(this.slots[index], part, from, to)),
     }));
     this.lastSave = { at: Date.now(), bytes: 0 };
@@ -310,6 +324,10 @@ export class FileDownload {
         // A disk error closes the connection to stop it; the disk error is the one to report.
         const e = slot.sink.error ?? toXferError(err);
         if (this.o.signal.aborted || this.failure) return;
+        if (slot.cancelled) {
+          slot.cancelled = false;
+          continue;
+        }
         if (!e.retryable) {
           this.failure ??= e;
           this.o.pool.dropAll();
@@ -356,21 +374,51 @@ export class FileDownload {
     };
   }
 
+  /**
+   * Work for an idle connection: first half of the largest range nobody has
+   * asked for yet (work stealing); failing that, the tail that a much slower
+   * connection still has in flight (hedging), split so both should finish
+   * together. Either way a file never waits on one slow connection at the end.
+   */
   private steal(thief: Slot): ByteRange | undefined {
     const pieceSize = this.o.file.pieceSize;
-    let victim: Slot | undefined;
-    for (const s of this.slots) {
-      if (s === thief || !s.part) continue;
-      if (!victim?.part || s.part.end - s.part.cursor > victim.part.end - victim.part.cursor) victim = s;
+    const others = this.slots.filter((s): s is Slot & { part: Part } => s !== thief && s.part !== undefined);
+    const unrequested = maxBy(others, (s) => s.part.end - s.part.cursor);
+    if (unrequested && unrequested.part.end - unrequested.part.cursor >= 2 * pieceSize) {
+      const { part } = unrequested;
+      const split = alignUp(part.cursor + (part.end - part.cursor) / 2, pieceSize);
+      if (split > part.cursor && split < part.end) return this.takeOver(unrequested, split);
     }
-    const part = victim?.part;
-    if (!victim || !part || part.end - part.cursor < 2 * pieceSize) return undefined;
-    const split = Math.ceil((part.cursor + (part.end - part.cursor) / 2) / pieceSize) * pieceSize;
-    if (split >= part.end || split <= part.cursor) return undefined;
-    const stolen = { start: split, end: part.end };
-    part.end = split;
-    victim.assigned -= stolen.end - stolen.start;
-    return stolen;
+    const now = Date.now();
+    const rate = (s: Slot) =>
+      now - s.since >= HEDGE_MIN_OBSERVED_MS ? s.receivedBytes / (now - s.since) : undefined;
+    const thiefRate = rate(thief);
+    if (thiefRate === undefined || thiefRate === 0) return undefined;
+    const slow = maxBy(
+      others.filter((s) => {
+        const r = rate(s);
+        return (
+          r !== undefined && r * HEDGE_SPEED_RATIO <= thiefRate && s.part.end - s.part.received >= pieceSize
+        );
+      }),
+      (s) => s.part.end - s.part.received,
+    );
+    if (!slow) return undefined;
+    const slowRate = rate(slow) ?? 0;
+    const { part } = slow;
+    const split = alignUp(
+      part.received + ((part.end - part.received) * slowRate) / (slowRate + thiefRate),
+      pieceSize,
+    );
+    return split < part.end ? this.takeOver(slow, split) : undefined;
+  }
+
+  /** Moves [split, end) of `victim`'s part to a new part for the caller. */
+  private takeOver(victim: Slot & { part: Part }, split: number): ByteRange {
+    const moved = { start: split, end: victim.part.end };
+    victim.part.end = split;
+    victim.assigned -= moved.end - moved.start;
+    return moved;
   }
 
   /** Fetches the rest of a part on one connection, keeping PIPELINE_DEPTH requests in flight. */
@@ -408,8 +456,18 @@ export class FileDownload {
       onChunk: (chunk, position) => {
         part.received = position + chunk.length;
         this.bytesTransferred += chunk.length;
+        slot.receivedBytes += chunk.length;
         if (slot.attempts > 0) slot.attempts = 0; // bytes arrive again: the next failure starts a fresh count
-        return sink.push(part, chunk, position);
+        // A part whose tail was taken over keeps only its own bytes, and stops once it has them.
+        const keep = Math.min(chunk.length, part.end - position);
+        const more =
+          keep > 0 ? sink.push(part, keep < chunk.length ? chunk.subarray(0, keep) : chunk, position) : true;
+        if (part.received >= part.end && part.cursor > part.end) {
+          slot.cancelled = true;
+          sink.flush();
+          this.o.pool.drop(slot.index);
+        }
+        return more;
       },
       onLateError: (err) => {
         this.failure ??= err;
@@ -568,6 +626,23 @@ class SlotSink {
     this.flush();
     await this.chain;
   }
+}
+
+function alignUp(n: number, step: number): number {
+  return Math.ceil(n / step) * step;
+}
+
+function maxBy<T>(items: T[], score: (item: T) => number): T | undefined {
+  let best: T | undefined;
+  let bestScore = -Infinity;
+  for (const item of items) {
+    const v = score(item);
+    if (v > bestScore) {
+      best = item;
+      bestScore = v;
+    }
+  }
+  return best;
 }
 
 function* iterate(set: PieceSet): Generator<number> {

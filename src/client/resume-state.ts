@@ -65,17 +65,36 @@ export async function loadResumeState(path: string): Promise<ResumeState | undef
   }
 }
 
-/** Atomic: temp file, fsync, rename over the old state. */
+/**
+ * Atomic: temp file, fsync, rename over the old state. On a full disk the temp
+ * file cannot be written, so the state is overwritten in place instead: its
+ * length never changes for a given file (fixed fields, fixed-size bitfield), so
+ * that needs no new blocks, and a torn write only costs a re-check.
+ */
 export async function saveResumeState(path: string, state: ResumeState): Promise<void> {
+  const text = JSON.stringify(state);
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(JSON.stringify(state));
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'EFBIG') throw err;
+    const fh = await open(path, 'r+');
+    try {
+      await fh.write(text, 0);
+      await fh.truncate(Buffer.byteLength(text));
+    } finally {
+      await fh.close();
+    }
   }
-  await rename(tmp, path);
 }
 
 export async function removeResumeState(path: string): Promise<void> {

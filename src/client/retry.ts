@@ -12,9 +12,9 @@ export interface RetryPolicy {
   stallTimeoutMs: number;
 }
 
-/** About 45 s of trying before giving up: enough to ride out a server restart. */
+/** At least 30 s (about 45 s on average) of trying before giving up: enough to ride out a server restart. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 12,
+  maxAttempts: 16,
   baseDelayMs: 250,
   maxDelayMs: 5_000,
   stallTimeoutMs: 10_000,

@@ -1,7 +1,7 @@
 import { constants as fsc } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { XferError, toXferError } from '../errors.js';
+import { FileError, XferError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, validateName, type CatalogEntry } from '../protocol/index.js';
 import type { ConnectOptions } from './connection.js';
@@ -25,6 +25,8 @@ export interface SessionOptions {
 
 export interface FetchOutcome {
   ok: boolean;
+  /** The failure may pass (the server was away): worth another try later. */
+  retryable?: boolean;
 }
 
 /** How often progress is reported while a file downloads: enough for a live bar, never per chunk. */
@@ -76,7 +78,13 @@ export class ClientSession {
   async fetch(name: string): Promise<FetchOutcome> {
     try {
       validateName(name);
-      await mkdir(this.o.dataDir, { recursive: true });
+      await mkdir(this.o.dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+        throw new FileError(
+          'ERR_XFER_FS',
+          `${this.o.dataDir} cannot be used as the download folder (${err.code ?? err.message}); make it a writable folder.`,
+          { cause: err },
+        );
+      });
       for (let restarts = 0; ; restarts++) {
         const file = await this.remoteFile(name);
         if (await this.alreadyComplete(file)) {
@@ -101,7 +109,7 @@ export class ClientSession {
       const e = toXferError(err);
       if (e.code === 'ERR_XFER_ABORTED' || this.o.signal.aborted) throw e;
       this.o.emit({ type: 'error', file: name, code: e.code, message: e.message });
-      return { ok: false };
+      return { ok: false, retryable: e.retryable };
     }
   }
 
@@ -194,6 +202,25 @@ export class ClientSession {
   }
 }
 
+/** With --once a server that stays away is an error; while watching, it is waited for. */
+async function announceUntilReachable(
+  session: ClientSession,
+  o: WatchOptions & { signal: AbortSignal; emit: EmitEvent },
+): Promise<void> {
+  let reported = false;
+  for (;;) {
+    try {
+      return await session.announceCatalog();
+    } catch (err) {
+      const e = toXferError(err);
+      if (o.once || !e.retryable || o.signal.aborted) throw e;
+      if (!reported) o.emit({ type: 'error', code: e.code, message: `${e.message} Still trying.` });
+      reported = true;
+      await sleep(o.intervalMs, o.signal).catch(() => undefined);
+    }
+  }
+}
+
 export interface WatchOptions {
   dir: string;
   intervalMs: number;
@@ -213,7 +240,7 @@ export async function watchInputList(
   const reportedUnknown = new Set<string>();
   let failed = 0;
   let inputError: string | undefined;
-  await session.announceCatalog();
+  await announceUntilReachable(session, o);
   for (;;) {
     let names: string[] = [];
     try {
@@ -248,7 +275,11 @@ export async function watchInputList(
       }
       handled.add(name);
       const outcome = await session.fetch(name);
-      if (!outcome.ok) failed++;
+      if (!outcome.ok) {
+        failed++;
+        // Watching: a file lost to a network failure is tried again on a later scan.
+        if (!o.once && outcome.retryable) handled.delete(name);
+      }
     }
     if (o.once || o.signal.aborted) break;
     await sleep(o.intervalMs, o.signal).catch(() => undefined);

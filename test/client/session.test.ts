@@ -119,7 +119,7 @@ describe('client session', () => {
       },
     });
     const run = await newSession(t, port);
-    assert.deepEqual(await run.session.fetch('f'), { ok: false });
+    assert.deepEqual(await run.session.fetch('f'), { ok: false, retryable: false });
     assert.deepEqual(
       eventsOf(run.events, 'repair').map((r) => r.pieces),
       [1, 1],
@@ -197,7 +197,7 @@ describe('client session', () => {
           },
         });
         const run = await newSession(t, port, { policy: { maxAttempts: 1 } });
-        assert.deepEqual(await run.session.fetch('f'), { ok: false });
+        assert.deepEqual(await run.session.fetch('f'), { ok: false, retryable: false });
         assert.equal(eventsOf(run.events, 'error')[0]?.code, 'ERR_XFER_PROTOCOL');
         assert.ok(!(await tree(run.dataDir)).includes('f'), 'no final file');
       }
@@ -229,7 +229,7 @@ describe('client session', () => {
         },
       });
       const run = await newSession(t, port);
-      assert.deepEqual(await run.session.fetch('f'), { ok: false });
+      assert.deepEqual(await run.session.fetch('f'), { ok: false, retryable: false });
       assert.equal(eventsOf(run.events, 'error')[0]?.code, 'ERR_XFER_CORRUPT');
       assert.deepEqual(await tree(run.dataDir), []);
     });
