@@ -61,7 +61,8 @@ export class ClientConnection {
   private nextId = 1;
   private failure: XferError | undefined;
   private handshake: { resolve(): void; reject(err: XferError): void } | undefined;
-  private clientNonce = randomBytes(32);
+  private readonly clientNonce = randomBytes(32);
+  private serverNonce: Buffer | undefined;
   /** Recently finished GETs, so a CHANGED error that trails their bytes still reaches them. */
   private readonly finishedGets = new Map<number, GetRequest>();
   private onCloseHooks: ((err: XferError) => void)[] = [];
@@ -215,8 +216,8 @@ export class ClientConnection {
   }
 
   private onMessage(msg: Message): void {
-    if (msg.type === 'welcome') return this.onWelcome(msg.authRequired, msg.serverNonce, msg.serverProof);
-    if (msg.type === 'auth-ok' && this.handshake) return this.handshakeDone();
+    if (msg.type === 'welcome') return this.onWelcome(msg.authRequired, msg.serverNonce);
+    if (msg.type === 'auth-ok' && this.handshake) return this.onAuthOk(msg.serverProof);
     if (msg.type === 'error') return this.onErrorFrame(msg.requestId, msg.code, msg.message);
     const head = this.pending[0];
     if (this.handshake || !head || !('requestId' in msg) || msg.requestId !== head.requestId) {
@@ -258,8 +259,8 @@ export class ClientConnection {
     );
   }
 
-  private onWelcome(authRequired: boolean, serverNonce: Buffer, serverProof: Buffer): void {
-    if (!this.handshake) {
+  private onWelcome(authRequired: boolean, serverNonce: Buffer): void {
+    if (!this.handshake || this.serverNonce) {
       return this.fail(new ProtocolError('ERR_XFER_PROTOCOL', 'The server sent a second welcome.'));
     }
     const token = this.options.token;
@@ -269,15 +270,22 @@ export class ClientConnection {
         new RemoteError('ERR_XFER_AUTH', 'The server requires a token; pass it with --token or XFER_TOKEN.'),
       );
     }
-    // The server proves it knows the token before we send our proof.
-    if (!proofMatches(authProof(token, 'server', this.clientNonce, serverNonce), serverProof)) {
-      return this.fail(
-        new RemoteError('ERR_XFER_AUTH', 'Authentication failed: the server does not know this token.'),
-      );
-    }
+    this.serverNonce = serverNonce;
     this.socket.write(
       encode({ type: 'auth', clientProof: authProof(token, 'client', this.clientNonce, serverNonce) }),
     );
+  }
+
+  /** The server must prove it knows the token too before it is sent a single request. */
+  private onAuthOk(serverProof: Buffer): void {
+    const token = this.options.token;
+    const nonce = this.serverNonce;
+    if (!token || !nonce || !proofMatches(authProof(token, 'server', this.clientNonce, nonce), serverProof)) {
+      return this.fail(
+        new RemoteError('ERR_XFER_AUTH', 'The server could not prove it knows the token; refusing it.'),
+      );
+    }
+    this.handshakeDone();
   }
 
   private onData(chunk: Buffer): void {

@@ -236,21 +236,14 @@ export function decodePayload(type: number, payload: Buffer): Message {
     case FrameType.HELLO:
       msg = { type: 'hello', sessionId: r.bytes(SESSION_ID_SIZE), clientNonce: r.bytes(NONCE_SIZE) };
       break;
-    case FrameType.WELCOME: {
-      const serverNonce = r.bytes(NONCE_SIZE);
-      const authRequired = readBool(r, 'auth flag');
-      const proofLength = r.u8();
-      if (proofLength !== 0 && proofLength !== HASH_SIZE) {
-        throw new ProtocolError('ERR_XFER_MALFORMED', `A server proof of ${proofLength} bytes is not valid.`);
-      }
-      msg = { type: 'welcome', serverNonce, authRequired, serverProof: r.bytes(proofLength) };
+    case FrameType.WELCOME:
+      msg = { type: 'welcome', serverNonce: r.bytes(NONCE_SIZE), authRequired: readBool(r, 'auth flag') };
       break;
-    }
     case FrameType.AUTH:
       msg = { type: 'auth', clientProof: r.bytes(HASH_SIZE) };
       break;
     case FrameType.AUTH_OK:
-      msg = { type: 'auth-ok' };
+      msg = { type: 'auth-ok', serverProof: r.bytes(HASH_SIZE) };
       break;
     case FrameType.LIST:
       msg = { type: 'list', requestId: r.u32() };

@@ -33,20 +33,19 @@ export function encode(msg: Message, maxPayload = MAX_FRAME_SIZE): Buffer {
         .bytes(msg.sessionId, SESSION_ID_SIZE, 'session id')
         .bytes(msg.clientNonce, NONCE_SIZE, 'client nonce')
         .finish(maxPayload);
-    case 'welcome': {
-      const w = new FrameWriter(FrameType.WELCOME, NONCE_SIZE + 2 + HASH_SIZE)
+    case 'welcome':
+      return new FrameWriter(FrameType.WELCOME, NONCE_SIZE + 1)
         .bytes(msg.serverNonce, NONCE_SIZE, 'server nonce')
         .u8(msg.authRequired ? 1 : 0)
-        .u8(msg.serverProof.length);
-      if (msg.serverProof.length > 0) w.bytes(msg.serverProof, HASH_SIZE, 'server proof');
-      return w.finish(maxPayload);
-    }
+        .finish(maxPayload);
     case 'auth':
       return new FrameWriter(FrameType.AUTH, HASH_SIZE)
         .bytes(msg.clientProof, HASH_SIZE, 'client proof')
         .finish(maxPayload);
     case 'auth-ok':
-      return new FrameWriter(FrameType.AUTH_OK, 0).finish(maxPayload);
+      return new FrameWriter(FrameType.AUTH_OK, HASH_SIZE)
+        .bytes(msg.serverProof, HASH_SIZE, 'server proof')
+        .finish(maxPayload);
     case 'list':
       return new FrameWriter(FrameType.LIST, 4).u32(msg.requestId).finish(maxPayload);
     case 'catalog': {

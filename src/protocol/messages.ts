@@ -26,8 +26,6 @@ export interface WelcomeMessage {
   type: 'welcome';
   serverNonce: Buffer;
   authRequired: boolean;
-  /** HMAC proving the server knows the token; empty when no token is set. */
-  serverProof: Buffer;
 }
 export interface AuthMessage {
   type: 'auth';
@@ -35,6 +33,8 @@ export interface AuthMessage {
 }
 export interface AuthOkMessage {
   type: 'auth-ok';
+  /** HMAC proving the server knows the token too; sent only after the client proved it. */
+  serverProof: Buffer;
 }
 export interface ListMessage {
   type: 'list';

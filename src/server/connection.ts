@@ -127,23 +127,27 @@ export class ServerConnection {
     this.clientNonce = clientNonce;
     this.serverNonce = randomBytes(32);
     const token = this.host.token;
-    this.send({
-      type: 'welcome',
-      serverNonce: this.serverNonce,
-      authRequired: token !== undefined,
-      serverProof: token ? authProof(token, 'server', clientNonce, this.serverNonce) : Buffer.alloc(0),
-    });
+    this.send({ type: 'welcome', serverNonce: this.serverNonce, authRequired: token !== undefined });
     if (token) this.phase = 'auth';
     else this.becomeReady();
   }
 
+  /**
+   * The client proves first; only then does the server send its own proof, so
+   * nobody can collect server proofs (for an offline guess at the token)
+   * without spending a counted, rate-limited failed attempt.
+   */
   private onAuth(clientProof: Buffer): void {
-    const expected = authProof(this.host.token ?? '', 'client', this.clientNonce, this.serverNonce);
+    const token = this.host.token ?? '';
+    const expected = authProof(token, 'client', this.clientNonce, this.serverNonce);
     if (!proofMatches(expected, clientProof)) {
       this.host.authFailed(this.socket.remoteAddress ?? '');
       throw new RemoteError('ERR_XFER_AUTH', 'Authentication failed: the token does not match the server’s.');
     }
-    this.send({ type: 'auth-ok' });
+    this.send({
+      type: 'auth-ok',
+      serverProof: authProof(token, 'server', this.clientNonce, this.serverNonce),
+    });
     this.becomeReady();
   }
 

@@ -76,6 +76,8 @@ describe('resilience', () => {
       ),
     );
     assert.equal(eventsOf(run.events, 'restart').length, 0, 'no start-over');
+    run.session.close();
+    await again.close();
   });
 
   test('a stalled connection is detected within the stall timeout and retried', async (t) => {
@@ -179,6 +181,32 @@ describe('resilience', () => {
     assert.deepEqual(await run.session.fetch('f'), { ok: false, retryable: false });
     assert.equal(eventsOf(run.events, 'error')[0]?.code, 'ERR_XFER_UNSAFE_PATH');
     assert.equal(await readFile(join(dir, 'victim'), 'utf8'), 'untouched');
+  });
+
+  test('a final name that is a symlink is replaced, never written through', async (t) => {
+    const s = await startServer(t, { f: 'fresh payload' });
+    const dir = await tempDir(t);
+    const data = join(dir, 'data');
+    await mkdir(data);
+    await writeFile(join(dir, 'victim'), 'untouched');
+    await symlink(join(dir, 'victim'), join(data, 'f'));
+    const run = await newSession(t, s.port, { dataDir: data });
+    assert.ok((await run.session.fetch('f')).ok);
+    assert.equal(await readFile(join(data, 'f'), 'utf8'), 'fresh payload');
+    assert.equal(await readFile(join(dir, 'victim'), 'utf8'), 'untouched');
+  });
+
+  test('names with escape sequences in input.txt are refused and never printed raw', async (t) => {
+    const s = await startServer(t, { ok: 'fine' });
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'input.txt'), 'evil\x1b]0;pwned\x07\x1b[2J\nok\n../../etc/passwd\n');
+    const r = await runCli(['client', `127.0.0.1:${s.port}`, '--dir', dir, '--once']);
+    assert.equal(r.code, 1);
+    // eslint-disable-next-line no-control-regex -- looking for exactly these raw bytes
+    assert.doesNotMatch(r.stderr, /\x1b|\x07/, 'no raw control characters reach the terminal');
+    assert.match(r.stderr, /evil\\x1b\]0;pwned\\x07/);
+    assert.deepEqual(await readdir(join(dir, 'data')), ['ok']);
+    assert.deepEqual((await readdir(dir)).sort(), ['data', 'input.txt']);
   });
 
   test('data/ that is not a folder, or an unreadable input.txt, gives a clear error and exit 1', async (t) => {

@@ -34,7 +34,6 @@ export async function startFakeServer(
                 type: 'welcome',
                 serverNonce: Buffer.alloc(32),
                 authRequired: false,
-                serverProof: Buffer.alloc(0),
               }),
             );
           } else if (m.type === 'list') socket.write(behaviour.list(m.requestId));

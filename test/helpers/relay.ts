@@ -21,19 +21,24 @@ export class Relay {
   maxActive = 0;
   accepted = 0;
   bytesToClient = 0;
+  /** Everything relayed each way, when started with `record`: a packet capture for the tests. */
+  readonly toServer: Buffer[] = [];
+  readonly toClient: Buffer[] = [];
   private readonly sockets = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
     public faultsFor: (index: number) => ConnectionFaults,
+    private readonly record: boolean,
   ) {}
 
   static async start(
     targetPort: number,
     faultsFor: (index: number) => ConnectionFaults = () => ({}),
+    options: { record?: boolean } = {},
   ): Promise<Relay> {
     const server = createServer();
-    const relay = new Relay(server, faultsFor);
+    const relay = new Relay(server, faultsFor, options.record ?? false);
     server.on('connection', (client) => relay.pipe(client, targetPort));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return relay;
@@ -77,6 +82,7 @@ export class Relay {
     client.on('close', closeBoth);
     upstream.on('close', closeBoth);
     client.pipe(upstream);
+    if (this.record) client.on('data', (c: Buffer) => this.toServer.push(Buffer.from(c)));
 
     let forwarded = 0;
     const started = Date.now();
@@ -98,6 +104,7 @@ export class Relay {
       }
       forwarded += out.length;
       this.bytesToClient += out.length;
+      if (this.record) this.toClient.push(Buffer.from(out));
       if (out.length > 0 && !client.write(out)) {
         upstream.pause();
         client.once('drain', () => upstream.resume());

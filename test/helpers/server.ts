@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
 import type { ServerLimits } from '../../src/server/limits.js';
 import { XferServer } from '../../src/server/server.js';
-import { tempDir } from './tmp.js';
 
 export interface TempServer {
   server: XferServer;
@@ -26,7 +26,7 @@ export async function startServer(
     rescanIntervalMs?: number;
   } = {},
 ): Promise<TempServer> {
-  const root = await tempDir(t, 'xfer-server-');
+  const root = await mkdtemp(join(tmpdir(), 'xfer-server-'));
   const resources = join(root, 'resources');
   for (const [name, content] of Object.entries(files)) {
     await mkdir(dirname(join(resources, name)), { recursive: true });
@@ -39,10 +39,14 @@ export async function startServer(
     rescanIntervalMs: 200,
     ...options,
   });
-  t.after(() => server.close());
   const port = server.address.port;
   const opened: ClientConnection[] = [];
-  t.after(() => opened.forEach((c) => c.close()));
+  // One hook, in this order: a failed rm must never leave the server running.
+  t.after(async () => {
+    opened.forEach((c) => c.close());
+    await server.close();
+    await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+  });
   return {
     server,
     root,

@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 /** A fresh temp folder, removed when the test ends. */
 export async function tempDir(t: TestContext, prefix = 'xfer-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
 

@@ -25,9 +25,9 @@ const clientMessages: Message[] = [
 ];
 
 const serverMessages: Message[] = [
-  { type: 'welcome', serverNonce: randomBytes(32), authRequired: false, serverProof: Buffer.alloc(0) },
-  { type: 'welcome', serverNonce: randomBytes(32), authRequired: true, serverProof: hash() },
-  { type: 'auth-ok' },
+  { type: 'welcome', serverNonce: randomBytes(32), authRequired: false },
+  { type: 'welcome', serverNonce: randomBytes(32), authRequired: true },
+  { type: 'auth-ok', serverProof: hash() },
   {
     type: 'catalog',
     requestId: 1,
@@ -77,7 +77,7 @@ describe('frame codec', () => {
         encode({ type: 'data', requestId: 9, offset: 7, length: body.length }),
         body,
         encode({ type: 'data', requestId: 10, offset: 0, length: 0 }),
-        encode({ type: 'auth-ok' }),
+        encode({ type: 'auth-ok', serverProof: hash() }),
       ]),
     );
     assert.deepEqual(

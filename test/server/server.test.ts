@@ -253,6 +253,23 @@ describe('xfer server', () => {
     assert.equal((await held[0]!.list()).length, 1, 'the well-behaved connection still works');
   });
 
+  test('10,000 pipelined requests are all answered, in order, with bounded memory', async (t) => {
+    const s = await startServer(t, { f: 'x' });
+    const rssBefore = process.memoryUsage().rss;
+    const peer = await RawPeer.open(s.port, '127.0.0.4');
+    peer.hello();
+    peer.send(
+      Buffer.concat(Array.from({ length: 10_000 }, (_, i) => encode({ type: 'list', requestId: i + 1 }))),
+    );
+    const good = await s.connect();
+    assert.equal((await good.list()).length, 1, 'a good client is served meanwhile');
+    await waitFor(() => peer.messages.length >= 10_001, 20_000, 'all answers');
+    const ids = peer.messages.flatMap((m) => (m.type === 'catalog' ? [m.requestId] : []));
+    assert.equal(ids.length, 10_000);
+    assert.ok(ids.every((id, i) => id === i + 1));
+    assert.ok(process.memoryUsage().rss - rssBefore < 100 * 1024 * 1024);
+  });
+
   test('a client speaking another protocol version gets ERR_XFER_VERSION', async (t) => {
     const s = await startServer(t);
     const peer = await RawPeer.open(s.port);
