@@ -41,3 +41,16 @@ export function numberOption(
   }
   return n;
 }
+
+const RATE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** A rate such as `500K`, `6M` or `1.5G` (bytes per second, powers of 1024); 0 means no cap. */
+export function rateOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(value.trim());
+  const n = m ? Number(m[1]) * (RATE_UNITS[(m[2] ?? '').toUpperCase()] ?? 1) : Number.NaN;
+  if (!Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--${name} takes a rate like 500K, 6M or 1G (bytes per second), not "${value}".`);
+  }
+  return Math.floor(n);
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ClientSession, watchInputList } from '../client/session.js';
 import { humanRate, humanSize } from '../human.js';
 import { XferServer } from '../server/server.js';
-import { intOption, parseCommand } from './args.js';
+import { intOption, parseCommand, rateOption } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
 import { Reporter } from './reporter.js';
 
@@ -16,6 +16,8 @@ transfer: the file list, live per-part progress, verification, a summary.
 
 Options:
   --size MIB          size of the large demo file in MiB          (default: 64)
+  --limit-rate RATE   cap each connection, e.g. 20M, or 0 for none
+                      (default: 6M on a terminal, so the bars can be watched; none otherwise)
   --keep              keep the temp folder and print its path
   --json              print the client's NDJSON events on stdout
   -h, --help          show this help
@@ -26,6 +28,7 @@ export async function demo(argv: string[], cli: Cli): Promise<number> {
     argv,
     {
       size: { type: 'string' },
+      'limit-rate': { type: 'string' },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -51,11 +54,22 @@ export async function demo(argv: string[], cli: Cli): Promise<number> {
     `# names to fetch, one per line\n${Object.keys(files).join('\n')}\n`,
   );
 
-  const server = await XferServer.start({ root: serverRoot, host: '127.0.0.1', port: 0 });
-  const { port } = server.address;
   const reporter = Reporter.for(cli, values.json);
-  if (!values.json)
-    cli.info(`demo: server on 127.0.0.1:${port} serving ${server.catalog.size} files from ${serverRoot}`);
+  const rate = rateOption(values['limit-rate'], 'limit-rate', reporter.mode === 'tty' ? 6 * 1024 * 1024 : 0);
+  const server = await XferServer.start({
+    root: serverRoot,
+    host: '127.0.0.1',
+    port: 0,
+    limits: { bytesPerSecondPerConnection: rate },
+  });
+  const { port } = server.address;
+  if (!values.json) {
+    const pace =
+      rate > 0 ? `, each connection capped at ${humanRate(rate)} so the progress can be watched` : '';
+    cli.info(
+      `demo: server on 127.0.0.1:${port} serving ${server.catalog.size} files from ${serverRoot}${pace}`,
+    );
+  }
   const session = new ClientSession({
     connect: { host: '127.0.0.1', port, sessionId: randomBytes(16) },
     dataDir: join(clientDir, 'data'),

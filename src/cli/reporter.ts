@@ -27,7 +27,10 @@ export class Reporter {
   static for(cli: Cli, json: boolean): Reporter {
     const tty = cli.stderr.isTTY === true;
     const color = tty && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
-    return new Reporter(cli, json ? 'json' : tty ? 'tty' : 'plain', color);
+    const reporter = new Reporter(cli, json ? 'json' : tty ? 'tty' : 'plain', color);
+    // Bars are laid out for the current width; a resized terminal gets a fresh layout at once.
+    if (reporter.mode === 'tty') cli.stderr.on('resize', () => reporter.redraw());
+    return reporter;
   }
 
   readonly handle = (event: ClientEvent): void => {
@@ -111,7 +114,7 @@ export class Reporter {
     if (this.mode === 'tty') this.redraw();
   }
 
-  private redraw(): void {
+  redraw(): void {
     this.clearLive();
     if (!this.view) return;
     const lines = renderFileView(this.view, { width: this.width() - 1, color: this.color });

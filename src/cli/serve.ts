@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PORT, XferServer } from '../server/server.js';
-import { intOption, parseCommand } from './args.js';
+import { intOption, parseCommand, rateOption } from './args.js';
 import type { Cli } from './cli.js';
 import { readToken, tokenOptions } from './token.js';
 
@@ -19,6 +19,7 @@ Options:
   --token-file F      read the token from a file (keeps it out of ps)
   --tls-cert F        serve TLS with this certificate (PEM)
   --tls-key F         ... and this private key (PEM)
+  --limit-rate RATE   cap each connection's sending rate, e.g. 10M (default: no cap)
   --log FILE          also append the log to FILE (like the original server.log)
   --verbose           log every connection and every range served
   -h, --help          show this help
@@ -38,11 +39,13 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       log: { type: 'string' },
+      'limit-rate': { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
     'serve',
   );
   const port = intOption(values.port, 'port', 0, 65535, DEFAULT_PORT);
+  const bytesPerSecondPerConnection = rateOption(values['limit-rate'], 'limit-rate', 0);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
     throw new UsageError('--tls-cert and --tls-key go together.');
   }
@@ -57,6 +60,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
     port,
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),
+    limits: { bytesPerSecondPerConnection },
   });
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   server.on('log', ({ level, message }) => {

@@ -20,7 +20,7 @@ import {
 } from '../protocol/index.js';
 import type { Catalog, OpenedFile } from './catalog.js';
 import type { ServerLimits } from './limits.js';
-import { sendRange } from './range-sender.js';
+import { Pacer, sendRange } from './range-sender.js';
 
 export interface ServerLog {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -58,6 +58,7 @@ export class ServerConnection {
   private tokens: number;
   private lastRefill = Date.now();
   private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly pacer: Pacer | undefined;
   readonly peer: string;
 
   constructor(
@@ -66,6 +67,8 @@ export class ServerConnection {
   ) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.tokens = host.limits.requestBurst;
+    const rate = host.limits.bytesPerSecondPerConnection;
+    this.pacer = rate > 0 ? new Pacer(rate) : undefined;
     this.decoder = new FrameDecoder(
       { peer: 'client', maxFrameSize: host.limits.maxClientFrameBytes },
       {
@@ -288,7 +291,7 @@ export class ServerConnection {
         this.send({ type: 'data', requestId: req.requestId, offset: req.offset, length: req.length });
         this.streaming = true;
         try {
-          await sendRange(this.socket, file.fh, req.offset, req.length);
+          await sendRange(this.socket, file.fh, req.offset, req.length, this.pacer);
         } catch (err) {
           throw new MidStreamError(toXferError(err));
         } finally {

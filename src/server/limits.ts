@@ -22,6 +22,8 @@ export interface ServerLimits {
   authFailuresPerMinute: number;
   /** On SIGINT/SIGTERM, ranges in flight get this long to finish before being cut. */
   shutdownGraceMs: number;
+  /** Bytes per second each connection may send; 0 for no cap (`xfer serve --limit-rate`). */
+  bytesPerSecondPerConnection: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -36,4 +38,5 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxQueuedRequests: 64,
   authFailuresPerMinute: 10,
   shutdownGraceMs: 5_000,
+  bytesPerSecondPerConnection: 0,
 };

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { CLI, finished, runCli } from '../helpers/cli.js';
+import { Relay } from '../helpers/relay.js';
+import { startServer } from '../helpers/server.js';
+import { patternBytes, tempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+
+describe('what a person sees', () => {
+  test('under a pseudo-terminal the bars are redrawn in place through many percentages', async (t) => {
+    const s = await startServer(t, { 'movie.bin': patternBytes(48 * MiB, 41) });
+    const relay = await Relay.start(s.port, () => ({ rateBytesPerSec: 4 * MiB }));
+    t.after(() => relay.close());
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'input.txt'), 'movie.bin\n');
+    const command = [process.execPath, CLI, 'client', `127.0.0.1:${relay.port}`, '--dir', dir, '--once']
+      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+      .join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = await finished(child, 60_000);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const screen = r.stdout;
+    const percents = new Set(
+      [...screen.matchAll(/movie\.bin [\d.]+ [KMG]?B\/[\d.]+ MB +(\d+)%/g)].map((m) => m[1]),
+    );
+    assert.ok(percents.size >= 8, `saw ${[...percents].join(', ')}`);
+    assert.match(screen, /\x1b\[\d+F\x1b\[J/, 'moves up and redraws in place'); // eslint-disable-line no-control-regex
+    assert.match(screen, /part 3 \[/);
+    assert.match(screen, /✓(\x1b\[0m)? movie\.bin {2}48 MB in .* verified sha256 [0-9a-f]{12}/); // eslint-disable-line no-control-regex
+  });
+
+  test('without a terminal the output is plain lines with no escape codes', async (t) => {
+    const s = await startServer(t, { 'movie.bin': patternBytes(8 * MiB, 42) });
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'input.txt'), 'movie.bin\n');
+    const r = await runCli(['client', `127.0.0.1:${s.port}`, '--dir', dir, '--once'], { env: {} });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /\x1b/); // eslint-disable-line no-control-regex
+    assert.match(r.stderr, /movie\.bin: fetching 8388608 bytes over 4 connections/);
+    assert.match(r.stderr, /✓ movie\.bin/);
+  });
+});
