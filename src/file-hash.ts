@@ -5,22 +5,32 @@ import type { FileHandle } from 'node:fs/promises';
 const READ_SIZE = 4 * 1024 * 1024;
 
 /**
- * Reads bytes [start, end) of an open file in large chunks, in order. The
- * chunk passed to `visit` is reused: copy it to keep it. Throws if the file is
- * shorter than `end` (it changed under us).
+ * Reads bytes [start, end) of an open file in large chunks, in order. Two
+ * buffers alternate, so the next read runs on the thread pool while `visit`
+ * (a hash update) works on the current chunk. The chunk passed to `visit` is
+ * reused: copy it to keep it. Throws if the file is shorter than `end`.
  */
 export async function forEachChunk(
   fh: FileHandle,
   start: number,
   end: number,
   visit: (chunk: Buffer) => void,
+  readSize = READ_SIZE,
 ): Promise<void> {
-  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(READ_SIZE, end - start)));
-  for (let pos = start; pos < end;) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+  const size = Math.max(1, Math.min(readSize, end - start));
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
+  const readAt = (pos: number, i: number) => fh.read(buffers[i % 2]!, 0, Math.min(size, end - pos), pos);
+  let pos = start;
+  let i = 0;
+  let pending = pos < end ? readAt(pos, i) : undefined;
+  while (pending) {
+    const { bytesRead } = await pending;
     if (bytesRead === 0) throw new Error(`the file is shorter than expected (ends at ${pos}, not ${end})`);
-    visit(buf.subarray(0, bytesRead));
+    const chunk = buffers[i % 2]!.subarray(0, bytesRead);
     pos += bytesRead;
+    i++;
+    pending = pos < end ? readAt(pos, i) : undefined;
+    visit(chunk);
   }
 }
 

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { resolve, join } from 'node:path';
-import { ClientSession, watchInputList } from '../client/session.js';
+import { ClientSession, fetchAll, watchInputList } from '../client/session.js';
+import { printableName } from '../protocol/index.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
 import { UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
@@ -91,14 +92,21 @@ export async function get(argv: string[], cli: Cli): Promise<number> {
   return runTransfer(cli, server, values, resolve(values.out), async (session, reporter) => {
     await session.refreshCatalog();
     let failed = 0;
+    const known: string[] = [];
     for (const name of [...new Set(names)]) {
-      if (!session.has(name)) {
-        reporter.handle({ type: 'unknown', file: name, message: `The server has no file named "${name}".` });
+      if (session.has(name)) known.push(name);
+      else {
+        reporter.handle({
+          type: 'unknown',
+          file: name,
+          message: `The server has no file named "${printableName(name)}".`,
+        });
         failed++;
-        continue;
       }
-      if (!(await session.fetch(name)).ok) failed++;
     }
+    await fetchAll(session, known, cli.interrupt.signal, (_name, outcome) => {
+      if (!outcome.ok) failed++;
+    });
     return failed;
   });
 }

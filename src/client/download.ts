@@ -5,6 +5,7 @@ import { pieceCount, pieceRange, printableName, type FileIdentity } from '../pro
 import type { ClientConnection } from './connection.js';
 import type { EmitEvent, PartProgress } from './events.js';
 import { PartFile } from './part-file.js';
+import { PrefixHasher } from './prefix-hasher.js';
 import { downloadPaths, isSymlink, type DownloadPaths } from './paths.js';
 import type { ConnectionPool } from './pool.js';
 import { connectionsFor, planRanges, type ByteRange } from './range-plan.js';
@@ -26,6 +27,8 @@ export interface RemoteFile {
 
 export interface DownloadOptions {
   pool: ConnectionPool;
+  /** The pool slot this download's first connection uses (small files run side by side on different slots). */
+  firstSlot?: number;
   dataDir: string;
   file: RemoteFile;
   policy: RetryPolicy;
@@ -44,10 +47,22 @@ export interface DownloadResult {
 /** Each GET asks for this much (on piece boundaries); two are kept in flight per connection. */
 const REQUEST_BYTES = 4 * 1024 * 1024;
 const PIPELINE_DEPTH = 2;
+/**
+ * Connections take work in blocks of this size, in file order, so the written
+ * prefix of the file grows at download speed and can be hashed meanwhile.
+ */
+const BLOCK_BYTES = 8 * 1024 * 1024;
+/** From this size on the SHA-256 is computed by a worker thread during the download. */
+const OVERLAPPED_HASH_MIN_BYTES = 64 * 1024 * 1024;
 /** Gather network chunks into writes of about this size. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Stop reading a connection while this much is waiting for the disk; resume below half. */
-const WRITE_HIGH_WATER = 16 * 1024 * 1024;
+const WRITE_HIGH_WATER = 4 * 1024 * 1024;
+/**
+ * Smaller files get no resume state: fetching one again costs less than the
+ * state's own fsync, rename and unlink (which dominate a many-small-files run).
+ */
+const RESUMABLE_MIN_BYTES = 8 * 1024 * 1024;
 /** Save resume state after this much new data, at most this often, or after the longer interval. */
 const STATE_SAVE_BYTES = 2 * 1024 * 1024;
 const STATE_SAVE_MIN_MS = 100;
@@ -88,9 +103,11 @@ interface Slot {
  * One file, fetched over up to `pool.size` connections straight into
  * `NAME.part`, verified (size and SHA-256), then renamed to `NAME`.
  *
- * Each connection works through a range piece-aligned GETs at a time; when it
- * runs dry it takes over half of the largest range still not asked for (work
- * stealing), so all connections stay busy to the end.
+ * Connections take piece-aligned blocks from a queue in file order, so the
+ * written prefix grows at download speed and a worker hashes it meanwhile.
+ * When the queue runs dry, an idle connection takes over half of the largest
+ * range still not asked for (work stealing), or the tail of a much slower
+ * connection (hedging), so all connections stay busy to the end.
  */
 export class FileDownload {
   private readonly o: DownloadOptions;
@@ -117,14 +134,21 @@ export class FileDownload {
     const size = this.o.file.identity.size;
     const inParts = this.slots.reduce((n, s) => n + s.done, 0);
     const resumed = this.pieces ? this.resumedBytes : 0;
+    // Blocks not yet taken are counted as an even share of each connection's total,
+    // so every bar runs from 0 to 100 % and is exact once the queue is empty.
+    const queued = Math.round(
+      this.queue.reduce((n, r) => n + r.end - r.start, 0) / Math.max(1, this.slots.length),
+    );
     return {
       bytes: Math.min(size, resumed + inParts),
       total: size,
-      parts: this.slots.map((s) => ({ part: s.index, bytes: s.done, total: s.assigned })),
+      parts: this.slots.map((s) => ({ part: s.index, bytes: s.done, total: s.assigned + queued })),
     };
   }
 
   private resumedBytes = 0;
+  private hasher: PrefixHasher | undefined;
+  private prefixPieces = 0;
 
   async run(): Promise<DownloadResult> {
     const { file, dataDir } = this.o;
@@ -142,11 +166,18 @@ export class FileDownload {
     try {
       await this.verifyResumedPieces();
       // Written before any data, so the state file has its disk space even if the disk fills up later.
-      await this.saveState();
+      if (this.resumable) await this.saveState();
       this.resumedBytes = this.countBytes((p) => this.pieces.has(p));
+      if (size >= OVERLAPPED_HASH_MIN_BYTES) {
+        this.hasher = new PrefixHasher(this.paths.part, size);
+        this.advancePrefix();
+      }
       for (let round = 0; ; round++) {
         await this.fetchMissing(round === 0);
-        const digest = await sha256Range(this.file.fh, 0, size);
+        // After a repair the pieces behind the prefix changed: hash the whole file again.
+        const digest =
+          this.hasher && round === 0 ? await this.hasher.digest() : await sha256Range(this.file.fh, 0, size);
+        this.hasher = undefined;
         if (digest.equals(sha256)) break;
         if (round >= MAX_REPAIR_ROUNDS) {
           throw new IntegrityError(
@@ -169,8 +200,20 @@ export class FileDownload {
       await this.afterFailure(e);
       throw e;
     } finally {
+      this.hasher?.stop();
       await this.file.close().catch(() => undefined);
     }
+  }
+
+  private poolSlot(slot: Slot): number {
+    return ((this.o.firstSlot ?? 0) + slot.index) % this.o.pool.size;
+  }
+
+  /** Tells the hashing worker how far the file is written without a gap. */
+  private advancePrefix(): void {
+    if (!this.hasher) return;
+    while (this.prefixPieces < this.pieces.count && this.pieces.has(this.prefixPieces)) this.prefixPieces++;
+    this.hasher.advance(Math.min(this.prefixPieces * this.o.file.pieceSize, this.o.file.identity.size));
   }
 
   private async loadResume(): Promise<void> {
@@ -269,21 +312,29 @@ export class FileDownload {
   /** Fetches every piece not in `this.pieces`, over up to pool.size connections. */
   private async fetchMissing(first: boolean): Promise<void> {
     const { size } = this.o.file.identity;
-    const ranges = planRanges(size, this.o.file.pieceSize, (p) => !this.pieces.has(p), this.o.pool.size);
+    const pieceSize = this.o.file.pieceSize;
+    const ranges = planRanges(size, pieceSize, (p) => !this.pieces.has(p), this.o.pool.size);
+    const blocks = ranges.flatMap((r) =>
+      splitIntoBlocks(r, Math.max(pieceSize, BLOCK_BYTES - (BLOCK_BYTES % pieceSize))),
+    );
+    blocks.sort((a, b) => a.start - b.start);
+    const count = Math.min(connectionsFor(size, pieceSize, this.o.pool.size), blocks.length);
     if (first) {
+      const missing = blocks.reduce((n, b) => n + b.end - b.start, 0);
       this.o.emit({
         type: 'start',
         file: this.o.file.name,
         size,
-        parts: ranges
-          .slice(0, this.o.pool.size)
-          .map((r, part) => ({ part, offset: r.start, length: r.end - r.start })),
+        parts: Array.from({ length: Math.max(1, count) }, (_, part) => ({
+          part,
+          offset: blocks[part]?.start ?? 0,
+          length: Math.round(missing / Math.max(1, count)),
+        })),
         resumedBytes: this.resumedBytes,
       });
     }
-    if (ranges.length === 0) return;
-    this.queue.push(...ranges);
-    const count = Math.min(connectionsFor(size, this.o.file.pieceSize, this.o.pool.size), ranges.length);
+    if (blocks.length === 0) return;
+    this.queue.push(...blocks);
     this.slots = Array.from({ length: count }, (_, index) => ({
       index,
       part: undefined,
@@ -317,7 +368,7 @@ export class FileDownload {
         if (!slot.part) return;
       }
       try {
-        const conn = await this.o.pool.connection(slot.index);
+        const conn = await this.o.pool.connection(this.poolSlot(slot));
         await this.fetchPart(conn, slot, slot.part);
         slot.attempts = 0;
       } catch (err) {
@@ -335,7 +386,7 @@ export class FileDownload {
         }
         // Whatever was in flight is asked for again, from the first byte not received.
         slot.part.cursor = slot.part.received;
-        this.o.pool.drop(slot.index);
+        this.o.pool.drop(this.poolSlot(slot));
         slot.attempts++;
         if (slot.attempts > this.o.policy.maxAttempts) {
           this.failure ??= new XferError(
@@ -465,7 +516,7 @@ export class FileDownload {
         if (part.received >= part.end && part.cursor > part.end) {
           slot.cancelled = true;
           sink.flush();
-          this.o.pool.drop(slot.index);
+          this.o.pool.drop(this.poolSlot(slot));
         }
         return more;
       },
@@ -491,10 +542,16 @@ export class FileDownload {
       const { start, end } = pieceRange(p, size, ps);
       if (start >= part.start && end <= part.written) this.pieces.add(p);
     }
+    this.advancePrefix();
     this.maybeSaveState(to - from);
   }
 
+  private get resumable(): boolean {
+    return this.o.file.identity.size >= RESUMABLE_MIN_BYTES;
+  }
+
   private maybeSaveState(newBytes: number): void {
+    if (!this.resumable) return;
     this.lastSave.bytes += newBytes;
     const since = Date.now() - this.lastSave.at;
     if (
@@ -538,7 +595,7 @@ export class FileDownload {
       await this.discardPartial();
       return;
     }
-    if (this.slots.length > 0) await this.saveState().catch(() => undefined);
+    if (this.slots.length > 0 && this.resumable) await this.saveState().catch(() => undefined);
   }
 
   private async discardPartial(): Promise<void> {
@@ -626,6 +683,13 @@ class SlotSink {
     this.flush();
     await this.chain;
   }
+}
+
+function splitIntoBlocks(range: ByteRange, block: number): ByteRange[] {
+  const out: ByteRange[] = [];
+  for (let start = range.start; start < range.end; start += block)
+    out.push({ start, end: Math.min(start + block, range.end) });
+  return out;
 }
 
 function alignUp(n: number, step: number): number {

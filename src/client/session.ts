@@ -74,8 +74,14 @@ export class ClientSession {
     return this.catalog.has(name);
   }
 
+  /** A listed file that one request fetches whole: cheap enough to fetch several side by side. */
+  isSmall(name: string): boolean {
+    const entry = this.catalog.get(name);
+    return entry !== undefined && entry.size <= entry.pieceSize;
+  }
+
   /** Downloads one listed file into dataDir, verified; reports done or error and never throws but on abort. */
-  async fetch(name: string): Promise<FetchOutcome> {
+  async fetch(name: string, firstSlot = 0): Promise<FetchOutcome> {
     try {
       validateName(name);
       await mkdir(this.o.dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
@@ -92,7 +98,7 @@ export class ClientSession {
           return { ok: true };
         }
         try {
-          await this.download(file);
+          await this.download(file, firstSlot);
           return { ok: true };
         } catch (err) {
           const e = toXferError(err);
@@ -113,10 +119,11 @@ export class ClientSession {
     }
   }
 
-  private async download(file: RemoteFile): Promise<void> {
+  private async download(file: RemoteFile, firstSlot: number): Promise<void> {
     const started = Date.now();
     const job = new FileDownload({
       pool: this.pool,
+      firstSlot,
       dataDir: this.o.dataDir,
       file,
       policy: this.policy,
@@ -221,6 +228,43 @@ async function announceUntilReachable(
   }
 }
 
+/** How many small files may be in flight at once (each on the next pooled connection). */
+const SMALL_FILE_WINDOW = 8;
+
+/**
+ * Fetches `names` in order. Large files go one after another, each over up to
+ * 4 connections; a run of small files (one request each) is fetched up to
+ * SMALL_FILE_WINDOW at a time, spread over the pooled connections and
+ * pipelined on each, so thousands of tiny files do not pay a round trip and a
+ * handful of file-system calls one by one.
+ */
+export async function fetchAll(
+  session: ClientSession,
+  names: string[],
+  signal: AbortSignal,
+  onOutcome: (name: string, outcome: FetchOutcome) => void,
+): Promise<void> {
+  const window = new Set<Promise<void>>();
+  let next = 0;
+  for (const name of names) {
+    if (signal.aborted) break;
+    const small = session.isSmall(name);
+    if (!small || window.size >= SMALL_FILE_WINDOW) {
+      // A large file waits for the small ones before it, and fills all connections alone.
+      while (window.size >= (small ? SMALL_FILE_WINDOW : 1)) await Promise.race(window);
+    }
+    const run = session.fetch(name, small ? next++ : 0).then((outcome) => onOutcome(name, outcome));
+    if (!small) {
+      await run;
+      continue;
+    }
+    const tracked: Promise<void> = run.finally(() => window.delete(tracked));
+    tracked.catch(() => undefined); // an abort is rethrown by the race or the final wait
+    window.add(tracked);
+  }
+  await Promise.all(window);
+}
+
 export interface WatchOptions {
   dir: string;
   intervalMs: number;
@@ -237,6 +281,7 @@ export async function watchInputList(
   o: WatchOptions & { signal: AbortSignal; emit: EmitEvent },
 ): Promise<number> {
   const handled = new Set<string>();
+  const wanted: string[] = [];
   const reportedUnknown = new Set<string>();
   let failed = 0;
   let inputError: string | undefined;
@@ -274,13 +319,14 @@ export async function watchInputList(
         continue;
       }
       handled.add(name);
-      const outcome = await session.fetch(name);
-      if (!outcome.ok) {
-        failed++;
-        // Watching: a file lost to a network failure is tried again on a later scan.
-        if (!o.once && outcome.retryable) handled.delete(name);
-      }
+      wanted.push(name);
     }
+    await fetchAll(session, wanted.splice(0), o.signal, (name, outcome) => {
+      if (outcome.ok) return;
+      failed++;
+      // Watching: a file lost to a network failure is tried again on a later scan.
+      if (!o.once && outcome.retryable) handled.delete(name);
+    });
     if (o.once || o.signal.aborted) break;
     await sleep(o.intervalMs, o.signal).catch(() => undefined);
     if (o.signal.aborted) break;
