@@ -245,14 +245,35 @@ for (let i = 0; i < sizes.smallCount; i++) {
   smallNames.push(name);
   await writeFile(join(resources, name), small);
 }
+execFileSync('sync');
 
 const server = await startXferServer(root);
 const xferAddr = `127.0.0.1:${server.port}`;
 const nginx = peers['nginx'] ? await startNginx(work, resources) : undefined;
 const url = (name: string) => `http://127.0.0.1:${nginx?.port ?? 0}/${name}`;
+/** aria2c fetching one file over 4 connections, as its users would run it. */
+const aria2One = (name: string) =>
+  watch('aria2c', [
+    '-q',
+    '-x4',
+    '-s4',
+    '-k1M',
+    '--file-allocation=none',
+    '--allow-overwrite=true',
+    '-d',
+    out,
+    '-o',
+    name,
+    url(name),
+  ]);
+/**
+ * Before each timed run: an empty output folder, and no dirty pages left from
+ * the previous run, so one tool's writeback is not charged to the next tool.
+ */
 const clean = async () => {
   await rm(out, { recursive: true, force: true });
   await mkdir(out);
+  execFileSync('sync');
 };
 const xferGet =
   (names: string[], extra: string[] = [], addr = xferAddr) =>
@@ -278,19 +299,7 @@ if (peers['aria2c'] && nginx) {
     'aria2c -x4 -s4',
     async () => {
       await clean();
-      return watch('aria2c', [
-        '-q',
-        '-x4',
-        '-s4',
-        '-k1M',
-        '--file-allocation=none',
-        '--allow-overwrite=true',
-        '-d',
-        out,
-        '-o',
-        'big.bin',
-        url('big.bin'),
-      ]).done;
+      return aria2One('big.bin').done;
     },
   ]);
 }
@@ -373,25 +382,7 @@ const manyTools: [string, () => Promise<Sample>][] = [
   ],
 ];
 if (peers['aria2c'] && nginx) {
-  manyTools.push([
-    'nginx + aria2c -x4',
-    () =>
-      manyClients((i) =>
-        watch('aria2c', [
-          '-q',
-          '-x4',
-          '-s4',
-          '-k1M',
-          '--file-allocation=none',
-          '--allow-overwrite=true',
-          '-d',
-          out,
-          '-o',
-          `client-${i}.bin`,
-          url(`client-${i}.bin`),
-        ]),
-      ),
-  ]);
+  manyTools.push(['nginx + aria2c -x4', () => manyClients((i) => aria2One(`client-${i}.bin`))]);
 }
 await compare(`${sizes.clients} clients x ${sizes.clientFile / MiB} MiB`, manyTools);
 const serverPeakRss = await peakRssOf(server.child.pid ?? 0);

@@ -12,6 +12,7 @@ export function parseCommand<O extends OptionSpec>(argv: string[], options: O, c
   }
 }
 
+/** A whole number from `min` to `max`; `fallback` when the flag is absent. */
 export function intOption(
   value: string | undefined,
   name: string,
@@ -19,25 +20,25 @@ export function intOption(
   max: number,
   fallback: number,
 ): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new UsageError(`--${name} takes a whole number from ${min} to ${max}, not "${value}".`);
-  }
-  return n;
+  return numberOption(value, name, min, max, fallback, true);
 }
 
+/** A number from `min` to `max` (whole when `integer`); `fallback` when the flag is absent. */
 export function numberOption(
   value: string | undefined,
   name: string,
   min: number,
   max: number,
   fallback: number,
+  integer = false,
 ): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`--${name} takes a number from ${min} to ${max}, not "${value}".`);
+  const shaped = integer ? /^\d+$/.test(value) : value.trim() !== '' && Number.isFinite(n);
+  if (!shaped || n < min || n > max) {
+    throw new UsageError(
+      `--${name} takes a ${integer ? 'whole number' : 'number'} from ${min} to ${max}, not "${value}".`,
+    );
   }
   return n;
 }

@@ -53,7 +53,7 @@ const PIPELINE_DEPTH = 2;
  */
 const BLOCK_BYTES = 8 * 1024 * 1024;
 /** From this size on the SHA-256 is computed by a worker thread during the download. */
-const OVERLAPPED_HASH_MIN_BYTES = 64 * 1024 * 1024;
+const OVERLAPPED_HASH_MIN_BYTES = 128 * 1024 * 1024;
 /** Gather network chunks into writes of about this size. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Stop reading a connection while this much is waiting for the disk; resume below half. */

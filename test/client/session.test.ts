@@ -4,7 +4,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { encode } from '../../src/protocol/index.js';
-import { rawCatalog, startFakeServer } from '../helpers/fake-server.js';
+import { catalogFrame, rawCatalog, startFakeServer } from '../helpers/fake-server.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
@@ -102,13 +102,7 @@ describe('client session', () => {
     served[MiB + 5] = (served[MiB + 5] ?? 0) ^ 1; // piece 1 is always wrong
     let gets = 0;
     const { port } = await startFakeServer(t, {
-      list: (id) =>
-        encode({
-          type: 'catalog',
-          requestId: id,
-          more: false,
-          entries: [{ name: 'f', ...identity, pieceSize: MiB }],
-        }),
+      list: (id) => catalogFrame(id, [{ name: 'f', ...identity, pieceSize: MiB }]),
       stat: (id) => encode({ type: 'pieces', requestId: id, identity, pieceSize: MiB, hashes }),
       get: (req, socket) => {
         gets++;
@@ -177,13 +171,7 @@ describe('client session', () => {
       const sha = createHash('sha256').update(content).digest();
       for (const lie of [+5, -3]) {
         const { port } = await startFakeServer(t, {
-          list: (id) =>
-            encode({
-              type: 'catalog',
-              requestId: id,
-              more: false,
-              entries: [{ name: 'f', size: 10, mtimeUs: 1, pieceSize: MiB, sha256: sha }],
-            }),
+          list: (id) => catalogFrame(id, [{ name: 'f', size: 10, mtimeUs: 1, pieceSize: MiB, sha256: sha }]),
           get: (req, socket) => {
             socket.write(
               encode({
@@ -207,12 +195,7 @@ describe('client session', () => {
       const claimed = createHash('sha256').update('the real content').digest();
       const { port } = await startFakeServer(t, {
         list: (id) =>
-          encode({
-            type: 'catalog',
-            requestId: id,
-            more: false,
-            entries: [{ name: 'f', size: 16, mtimeUs: 1, pieceSize: MiB, sha256: claimed }],
-          }),
+          catalogFrame(id, [{ name: 'f', size: 16, mtimeUs: 1, pieceSize: MiB, sha256: claimed }]),
         stat: (id) =>
           encode({
             type: 'pieces',

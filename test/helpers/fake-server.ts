@@ -1,6 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
-import { FrameDecoder, FrameType, encode, encodePreamble, type Message } from '../../src/protocol/index.js';
+import {
+  FrameDecoder,
+  FrameType,
+  encode,
+  encodePreamble,
+  type CatalogEntry,
+  type Message,
+} from '../../src/protocol/index.js';
 
 /** How the fake server answers; each handler writes raw bytes, so it can lie in any way. */
 export interface FakeBehaviour {
@@ -54,6 +61,11 @@ export async function startFakeServer(
   });
   const address = server.address();
   return { port: typeof address === 'object' && address ? address.port : 0, server };
+}
+
+/** A one-frame catalog, for fake servers that answer LIST honestly. */
+export function catalogFrame(requestId: number, entries: CatalogEntry[]): Buffer {
+  return encode({ type: 'catalog', requestId, more: false, entries });
 }
 
 /** A CATALOG frame built by hand, so names the encoder would refuse can be sent. */
