@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CLI, finished, runCli } from '../helpers/cli.js';
@@ -31,6 +31,24 @@ describe('what a person sees', () => {
     assert.match(screen, /\x1b\[\d+F\x1b\[J/, 'moves up and redraws in place'); // eslint-disable-line no-control-regex
     assert.match(screen, /part 3 \[/);
     assert.match(screen, /✓(\x1b\[0m)? movie\.bin {2}48 MB in .* verified sha256 [0-9a-f]{12}/); // eslint-disable-line no-control-regex
+  });
+
+  test('without an address, a terminal user is asked "HOST Name:" and the answer is used', async (t) => {
+    const s = await startServer(t, { 'hello.txt': 'hi' });
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'input.txt'), 'hello.txt\n');
+    const command = [process.execPath, CLI, 'client', '--dir', dir, '--once'].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    child.stdout.on('data', (d: Buffer) => {
+      screen += d.toString();
+      if (screen.includes('HOST Name:') && !child.stdin.writableEnded)
+        child.stdin.end(`127.0.0.1:${s.port}\n`);
+    });
+    const r = await finished(child, 30_000);
+    assert.equal(r.code, 0, screen);
+    assert.match(screen, /HOST Name:/);
+    assert.equal(await readFile(join(dir, 'data', 'hello.txt'), 'utf8'), 'hi');
   });
 
   test('without a terminal the output is plain lines with no escape codes', async (t) => {

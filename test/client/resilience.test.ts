@@ -80,6 +80,25 @@ describe('resilience', () => {
     await again.close();
   });
 
+  test('--once gives up when the server stays away: a clear error, exit 1, and the .part kept', async (t) => {
+    const s = await startServer(t, { big: patternBytes(48 * MiB, 29) });
+    const relay = await Relay.start(s.port, () => ({ rateBytesPerSec: 4 * MiB }));
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'input.txt'), 'big\n');
+    const child = startCli(['client', `127.0.0.1:${relay.port}`, '--dir', dir, '--once', '--retries', '2']);
+    const exit = finished(child, 30_000);
+    await waitFor(() => relay.bytesToClient > 8 * MiB, 10_000, 'download under way');
+    await relay.close(); // the server is gone for good
+    const r = await exit;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /Gave up on "big" after 2 retries.*\[ERR_XFER_(CONNECT|CLOSED)\]/);
+    const left = await readdir(join(dir, 'data'));
+    assert.ok(
+      left.includes('big.part') && left.includes('.big.xfer') && !left.includes('big'),
+      left.join(', '),
+    );
+  });
+
   test('a stalled connection is detected within the stall timeout and retried', async (t) => {
     const content = patternBytes(8 * MiB, 24);
     const s = await startServer(t, { f: content });
