@@ -27,7 +27,7 @@ export async function ls(argv: string[], cli: Cli): Promise<number> {
     if (values.json) {
       cli.json({ type: 'catalog', files: entries.map((e) => ({ name: e.name, size: e.size })) });
     } else {
-      for (const line of renderCatalog(entries, 'plain')) cli.out(line);
+      for (const line of renderCatalog(entries)) cli.out(line);
     }
     return 0;
   } finally {

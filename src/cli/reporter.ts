@@ -40,9 +40,7 @@ export class Reporter {
     }
     switch (event.type) {
       case 'catalog':
-        this.message(
-          ['Files on the server:', ...renderCatalog(event.files, 'plain').map((l) => `  ${l}`)].join('\n'),
-        );
+        this.message(['Files on the server:', ...renderCatalog(event.files).map((l) => `  ${l}`)].join('\n'));
         break;
       case 'start':
         this.view = {
