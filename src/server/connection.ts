@@ -20,7 +20,7 @@ import {
 } from '../protocol/index.js';
 import type { Catalog, OpenedFile } from './catalog.js';
 import type { ServerLimits } from './limits.js';
-import { Pacer, sendRange } from './range-sender.js';
+import { Pacer, ReadBuffers, sendRange } from './range-sender.js';
 
 export interface ServerLog {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -59,6 +59,7 @@ export class ServerConnection {
   private lastRefill = Date.now();
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly pacer: Pacer | undefined;
+  private readonly readBuffers = new ReadBuffers();
   readonly peer: string;
 
   constructor(
@@ -291,7 +292,7 @@ export class ServerConnection {
         this.send({ type: 'data', requestId: req.requestId, offset: req.offset, length: req.length });
         this.streaming = true;
         try {
-          await sendRange(this.socket, file.fh, req.offset, req.length, this.pacer);
+          await sendRange(this.socket, file.fh, req.offset, req.length, this.readBuffers, this.pacer);
         } catch (err) {
           throw new MidStreamError(toXferError(err));
         } finally {

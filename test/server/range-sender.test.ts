@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Pacer, ReadBuffers } from '../../src/server/range-sender.js';
+
+describe('range sender', () => {
+  test('a connection gets at most two read buffers, reused once given back', async () => {
+    const buffers = new ReadBuffers(1024);
+    const a = await buffers.take();
+    const b = await buffers.take();
+    assert.notEqual(a, b);
+    let third: Buffer | undefined;
+    const waiting = buffers.take().then((buf) => (third = buf));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(third, undefined, 'a third take waits');
+    buffers.give(a);
+    await waiting;
+    assert.equal(third, a, 'the given-back buffer is reused');
+    buffers.give(b);
+    assert.equal(await buffers.take(), b);
+  });
+
+  test('the pacer spreads bytes over time at the given rate', async () => {
+    const pacer = new Pacer(1024 * 1024);
+    const t0 = Date.now();
+    for (let sent = 0; sent < 256 * 1024; sent += pacer.chunkSize) await pacer.wait(pacer.chunkSize);
+    const elapsed = Date.now() - t0;
+    // 256 KiB at 1 MiB/s: the last chunk is due after about 200 ms.
+    assert.ok(elapsed >= 150, `only ${elapsed} ms`);
+  });
+});
