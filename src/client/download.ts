@@ -64,8 +64,8 @@ const WRITE_HIGH_WATER = 4 * 1024 * 1024;
  */
 const RESUMABLE_MIN_BYTES = 8 * 1024 * 1024;
 /** Save resume state after this much new data, at most this often, or after the longer interval. */
-const STATE_SAVE_BYTES = 2 * 1024 * 1024;
-const STATE_SAVE_MIN_MS = 100;
+const STATE_SAVE_BYTES = 1024 * 1024;
+const STATE_SAVE_MIN_MS = 50;
 const STATE_SAVE_MAX_MS = 1000;
 /** A connection's speed is judged only after it has worked this long on the file. */
 const HEDGE_MIN_OBSERVED_MS = 200;
