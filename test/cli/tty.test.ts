@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -9,47 +9,59 @@ import { startServer } from '../helpers/server.js';
 import { patternBytes, tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
+/** util-linux script(1) gives the CLI a real pseudo-terminal. */
+const HAVE_SCRIPT = spawnSync('script', ['--version']).status === 0;
 
 describe('what a person sees', () => {
-  test('under a pseudo-terminal the bars are redrawn in place through many percentages', async (t) => {
-    const s = await startServer(t, { 'movie.bin': patternBytes(48 * MiB, 41) });
-    const relay = await Relay.start(s.port, () => ({ rateBytesPerSec: 4 * MiB }));
-    t.after(() => relay.close());
-    const dir = await tempDir(t);
-    await writeFile(join(dir, 'input.txt'), 'movie.bin\n');
-    const command = [process.execPath, CLI, 'client', `127.0.0.1:${relay.port}`, '--dir', dir, '--once']
-      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
-      .join(' ');
-    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const r = await finished(child, 60_000);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    const screen = r.stdout;
-    const percents = new Set(
-      [...screen.matchAll(/movie\.bin [\d.]+ [KMG]?B\/[\d.]+ MB +(\d+)%/g)].map((m) => m[1]),
-    );
-    assert.ok(percents.size >= 8, `saw ${[...percents].join(', ')}`);
-    assert.match(screen, /\x1b\[\d+F\x1b\[J/, 'moves up and redraws in place'); // eslint-disable-line no-control-regex
-    assert.match(screen, /part 3 \[/);
-    assert.match(screen, /✓(\x1b\[0m)? movie\.bin {2}48 MB in .* verified sha256 [0-9a-f]{12}/); // eslint-disable-line no-control-regex
-  });
+  test(
+    'under a pseudo-terminal the bars are redrawn in place through many percentages',
+    { skip: HAVE_SCRIPT ? false : 'script(1) is needed for a pseudo-terminal' },
+    async (t) => {
+      const s = await startServer(t, { 'movie.bin': patternBytes(48 * MiB, 41) });
+      const relay = await Relay.start(s.port, () => ({ rateBytesPerSec: 4 * MiB }));
+      t.after(() => relay.close());
+      const dir = await tempDir(t);
+      await writeFile(join(dir, 'input.txt'), 'movie.bin\n');
+      const command = [process.execPath, CLI, 'client', `127.0.0.1:${relay.port}`, '--dir', dir, '--once']
+        .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+        .join(' ');
+      const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const r = await finished(child, 60_000);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const screen = r.stdout;
+      const percents = new Set(
+        [...screen.matchAll(/movie\.bin [\d.]+ [KMG]?B\/[\d.]+ MB +(\d+)%/g)].map((m) => m[1]),
+      );
+      assert.ok(percents.size >= 8, `saw ${[...percents].join(', ')}`);
+      assert.match(screen, /\x1b\[\d+F\x1b\[J/, 'moves up and redraws in place'); // eslint-disable-line no-control-regex
+      assert.match(screen, /part 3 \[/);
+      assert.match(screen, /✓(\x1b\[0m)? movie\.bin {2}48 MB in .* verified sha256 [0-9a-f]{12}/); // eslint-disable-line no-control-regex
+    },
+  );
 
-  test('without an address, a terminal user is asked "HOST Name:" and the answer is used', async (t) => {
-    const s = await startServer(t, { 'hello.txt': 'hi' });
-    const dir = await tempDir(t);
-    await writeFile(join(dir, 'input.txt'), 'hello.txt\n');
-    const command = [process.execPath, CLI, 'client', '--dir', dir, '--once'].map((a) => `'${a}'`).join(' ');
-    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let screen = '';
-    child.stdout.on('data', (d: Buffer) => {
-      screen += d.toString();
-      if (screen.includes('HOST Name:') && !child.stdin.writableEnded)
-        child.stdin.end(`127.0.0.1:${s.port}\n`);
-    });
-    const r = await finished(child, 30_000);
-    assert.equal(r.code, 0, screen);
-    assert.match(screen, /HOST Name:/);
-    assert.equal(await readFile(join(dir, 'data', 'hello.txt'), 'utf8'), 'hi');
-  });
+  test(
+    'without an address, a terminal user is asked "HOST Name:" and the answer is used',
+    { skip: HAVE_SCRIPT ? false : 'script(1) is needed for a pseudo-terminal' },
+    async (t) => {
+      const s = await startServer(t, { 'hello.txt': 'hi' });
+      const dir = await tempDir(t);
+      await writeFile(join(dir, 'input.txt'), 'hello.txt\n');
+      const command = [process.execPath, CLI, 'client', '--dir', dir, '--once']
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let screen = '';
+      child.stdout.on('data', (d: Buffer) => {
+        screen += d.toString();
+        if (screen.includes('HOST Name:') && !child.stdin.writableEnded)
+          child.stdin.end(`127.0.0.1:${s.port}\n`);
+      });
+      const r = await finished(child, 30_000);
+      assert.equal(r.code, 0, screen);
+      assert.match(screen, /HOST Name:/);
+      assert.equal(await readFile(join(dir, 'data', 'hello.txt'), 'utf8'), 'hi');
+    },
+  );
 
   test('without a terminal the output is plain lines with no escape codes', async (t) => {
     const s = await startServer(t, { 'movie.bin': patternBytes(8 * MiB, 42) });

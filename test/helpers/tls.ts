@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -12,6 +12,9 @@ export interface TestPki {
   certPath: string;
   keyPath: string;
 }
+
+/** True when the openssl CLI is available to make test certificates. */
+export const HAVE_OPENSSL = spawnSync('openssl', ['version']).status === 0;
 
 /** A throwaway CA and a server certificate for 127.0.0.1 and localhost, made with the openssl CLI. */
 export async function makePki(t: TestContext): Promise<TestPki> {

@@ -10,7 +10,7 @@ import { runCli } from '../helpers/cli.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
-import { makePki } from '../helpers/tls.js';
+import { HAVE_OPENSSL, makePki } from '../helpers/tls.js';
 import { patternBytes, sha256, tempDir, waitFor } from '../helpers/tmp.js';
 
 const TOKEN = 'correct horse battery staple 7f3a';
@@ -130,70 +130,74 @@ describe('token authentication', () => {
   });
 });
 
-describe('TLS', () => {
-  test('--tls with --ca fetches over 4 connections, and no plaintext crosses the wire', async (t) => {
-    const pki = await makePki(t);
-    const content = patternBytes(6 * 1024 * 1024, 31);
-    const s = await startServer(t, { 'plain.bin': content }, { tls: { cert: pki.cert, key: pki.key } });
-    const relay = await Relay.start(s.port, () => ({}), { record: true });
-    t.after(() => relay.close());
-    const out = await tempDir(t);
-    const r = await runCli([
-      'get',
-      `127.0.0.1:${relay.port}`,
-      'plain.bin',
-      '--out',
-      out,
-      '--tls',
-      '--ca',
-      pki.caPath,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(sha256(await readFile(join(out, 'plain.bin'))), sha256(content));
-    assert.equal(relay.maxActive, 4);
-    const wire = Buffer.concat(relay.toClient);
-    assert.ok(wire.length > content.length);
-    assert.equal(wire.indexOf(content.subarray(1000, 1064)), -1, 'file bytes in the clear');
-    assert.equal(wire.indexOf(Buffer.from('plain.bin')), -1, 'file name in the clear');
-  });
+describe(
+  'TLS',
+  { skip: HAVE_OPENSSL ? false : 'the openssl CLI is needed to make test certificates' },
+  () => {
+    test('--tls with --ca fetches over 4 connections, and no plaintext crosses the wire', async (t) => {
+      const pki = await makePki(t);
+      const content = patternBytes(6 * 1024 * 1024, 31);
+      const s = await startServer(t, { 'plain.bin': content }, { tls: { cert: pki.cert, key: pki.key } });
+      const relay = await Relay.start(s.port, () => ({}), { record: true });
+      t.after(() => relay.close());
+      const out = await tempDir(t);
+      const r = await runCli([
+        'get',
+        `127.0.0.1:${relay.port}`,
+        'plain.bin',
+        '--out',
+        out,
+        '--tls',
+        '--ca',
+        pki.caPath,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(sha256(await readFile(join(out, 'plain.bin'))), sha256(content));
+      assert.equal(relay.maxActive, 4);
+      const wire = Buffer.concat(relay.toClient);
+      assert.ok(wire.length > content.length);
+      assert.equal(wire.indexOf(content.subarray(1000, 1064)), -1, 'file bytes in the clear');
+      assert.equal(wire.indexOf(Buffer.from('plain.bin')), -1, 'file name in the clear');
+    });
 
-  test('a self-signed server is refused without --ca, with a clear error', async (t) => {
-    const pki = await makePki(t);
-    const s = await startServer(t, { f: 'x' }, { tls: { cert: pki.cert, key: pki.key } });
-    const r = await runCli(['ls', `127.0.0.1:${s.port}`, '--tls']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /TLS with 127\.0\.0\.1:\d+ failed.*--ca.*ERR_XFER_TLS/);
-  });
+    test('a self-signed server is refused without --ca, with a clear error', async (t) => {
+      const pki = await makePki(t);
+      const s = await startServer(t, { f: 'x' }, { tls: { cert: pki.cert, key: pki.key } });
+      const r = await runCli(['ls', `127.0.0.1:${s.port}`, '--tls']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /TLS with 127\.0\.0\.1:\d+ failed.*--ca.*ERR_XFER_TLS/);
+    });
 
-  test('xfer serve --tls-cert/--tls-key serves TLS from the command line', async (t) => {
-    const pki = await makePki(t);
-    const root = await tempDir(t);
-    const { mkdir } = await import('node:fs/promises');
-    await mkdir(join(root, 'resources'));
-    await writeFile(join(root, 'resources', 'a.txt'), 'tls!');
-    const { startCli, waitForStderr, finished } = await import('../helpers/cli.js');
-    const child = startCli([
-      'serve',
-      '--root',
-      root,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--tls-cert',
-      pki.certPath,
-      '--tls-key',
-      pki.keyPath,
-      '--token',
-      TOKEN,
-    ]);
-    const exit = finished(child);
-    const banner = await waitForStderr(child, /:(\d+) \(token required\) over TLS/);
-    const port = /:(\d+) \(token required\)/.exec(banner)?.[1] ?? '';
-    const r = await runCli(['ls', `127.0.0.1:${port}`, '--tls', '--ca', pki.caPath, '--token', TOKEN]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /a\.txt\s+4 B/);
-    child.kill('SIGTERM');
-    assert.equal((await exit).code, 0);
-  });
-});
+    test('xfer serve --tls-cert/--tls-key serves TLS from the command line', async (t) => {
+      const pki = await makePki(t);
+      const root = await tempDir(t);
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(join(root, 'resources'));
+      await writeFile(join(root, 'resources', 'a.txt'), 'tls!');
+      const { startCli, waitForStderr, finished } = await import('../helpers/cli.js');
+      const child = startCli([
+        'serve',
+        '--root',
+        root,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--tls-cert',
+        pki.certPath,
+        '--tls-key',
+        pki.keyPath,
+        '--token',
+        TOKEN,
+      ]);
+      const exit = finished(child);
+      const banner = await waitForStderr(child, /:(\d+) \(token required\) over TLS/);
+      const port = /:(\d+) \(token required\)/.exec(banner)?.[1] ?? '';
+      const r = await runCli(['ls', `127.0.0.1:${port}`, '--tls', '--ca', pki.caPath, '--token', TOKEN]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /a\.txt\s+4 B/);
+      child.kill('SIGTERM');
+      assert.equal((await exit).code, 0);
+    });
+  },
+);
