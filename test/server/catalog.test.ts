@@ -80,6 +80,18 @@ describe('Catalog', () => {
     await assert.rejects(catalog.open(dirRecord), { code: 'ERR_XFER_NOT_FOUND' });
   });
 
+  test('a file still being hashed is listed without its SHA-256, then with it', async (t) => {
+    const content = Buffer.alloc(64 * 1024 * 1024, 3);
+    const catalog = await catalogOf(t, async (r) => writeFile(join(r, 'big'), content));
+    assert.equal(catalog.entries()[0]?.sha256, undefined, 'listed before its hash is ready');
+    const record = catalog.get('big');
+    assert.ok(record);
+    const opened = await catalog.open(record);
+    await catalog.hashes(opened);
+    await opened.fh.close();
+    assert.equal(catalog.entries()[0]?.sha256?.toString('hex'), sha256(content));
+  });
+
   test('hashes each version once and gives whole-file and per-piece SHA-256', async (t) => {
     const content = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
     const catalog = await catalogOf(t, async (r) => writeFile(join(r, 'f'), content));

@@ -270,6 +270,17 @@ describe('xfer server', () => {
     assert.ok(process.memoryUsage().rss - rssBefore < 100 * 1024 * 1024);
   });
 
+  test('a connection idle after the handshake is closed with ERR_XFER_TIMEOUT', async (t) => {
+    const s = await startServer(t, { f: 'x' }, { limits: { idleTimeoutMs: 300 } });
+    const peer = await RawPeer.open(s.port);
+    peer.hello();
+    await waitFor(() => peer.messages.some((m) => m.type === 'welcome'), 2000, 'welcome');
+    const t0 = Date.now();
+    await waitFor(() => peer.closed, 3000, 'idle close');
+    assert.deepEqual(peer.errors(), ['ERR_XFER_TIMEOUT']);
+    assert.ok(Date.now() - t0 >= 200, 'not before the idle timeout');
+  });
+
   test('a client speaking another protocol version gets ERR_XFER_VERSION', async (t) => {
     const s = await startServer(t);
     const peer = await RawPeer.open(s.port);
