@@ -51,28 +51,40 @@ export async function sendRange(
   pace?: Pacer,
 ): Promise<void> {
   const end = offset + length;
-  for (let pos = offset; pos < end;) {
-    if (socket.destroyed || socket.writableEnded) {
-      throw new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.');
+  // Once the socket is destroyed Node may never call the callbacks of writes in
+  // flight, so waiting for a buffer must also end when the socket closes;
+  // otherwise the request would hang, holding its file handle and its slot.
+  const closedError = () => new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.');
+  let onClose = (): void => undefined;
+  const closed = new Promise<never>((_, reject) => {
+    onClose = () => reject(closedError());
+    socket.once('close', onClose);
+  });
+  closed.catch(() => undefined);
+  try {
+    for (let pos = offset; pos < end;) {
+      if (socket.destroyed || socket.writableEnded) throw closedError();
+      const buf = await Promise.race([buffers.take(), closed]);
+      const want = Math.min(pace ? pace.chunkSize : buf.length, buf.length, end - pos);
+      if (pace) await pace.wait(want);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(buf, 0, want, pos));
+      } catch (err) {
+        buffers.give(buf);
+        throw err;
+      }
+      if (bytesRead === 0) {
+        buffers.give(buf);
+        throw new RemoteError('ERR_XFER_CHANGED', `The file shrank while being sent (at byte ${pos}).`);
+      }
+      pos += bytesRead;
+      // The buffer goes back to the pool when the socket is done with it.
+      const flushed = socket.write(buf.subarray(0, bytesRead), () => buffers.give(buf));
+      if (!flushed) await Promise.race([drained(socket), closed]);
     }
-    const buf = await buffers.take();
-    const want = Math.min(pace ? pace.chunkSize : buf.length, buf.length, end - pos);
-    if (pace) await pace.wait(want);
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await fh.read(buf, 0, want, pos));
-    } catch (err) {
-      buffers.give(buf);
-      throw err;
-    }
-    if (bytesRead === 0) {
-      buffers.give(buf);
-      throw new RemoteError('ERR_XFER_CHANGED', `The file shrank while being sent (at byte ${pos}).`);
-    }
-    pos += bytesRead;
-    // The buffer goes back to the pool when the socket is done with it (or fails).
-    const flushed = socket.write(buf.subarray(0, bytesRead), () => buffers.give(buf));
-    if (!flushed) await drained(socket);
+  } finally {
+    socket.off('close', onClose);
   }
 }
 
@@ -99,6 +111,11 @@ export class Pacer {
 
 export function drained(socket: Socket): Promise<void> {
   return new Promise((resolve, reject) => {
+    // A socket already destroyed will emit neither 'drain' nor 'close' again.
+    if (socket.destroyed) {
+      reject(new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.'));
+      return;
+    }
     const finish = (err?: Error) => {
       socket.off('drain', onDrain);
       socket.off('close', onClose);

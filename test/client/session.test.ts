@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { encode } from '../../src/protocol/index.js';
@@ -139,7 +139,9 @@ describe('client session', () => {
     const replacement = patternBytes(24 * MiB, 9);
     const fetching = run.session.fetch('f');
     await new Promise((r) => setTimeout(r, 300));
-    await writeFile(join(s.resources, 'f'), replacement);
+    // Replaced atomically, as a careful publisher does: one change, never a half-written file.
+    await writeFile(join(s.resources, '.f.tmp'), replacement);
+    await rename(join(s.resources, '.f.tmp'), join(s.resources, 'f'));
     assert.ok((await fetching).ok);
     assert.equal(sha256(await readFile(join(run.dataDir, 'f'))), sha256(replacement));
     assert.ok(eventsOf(run.events, 'restart').length >= 1);

@@ -201,6 +201,43 @@ describe('xfer server', () => {
     );
   });
 
+  test('a client that drops its connections mid-range gets its slots back and leaks no file handles', async (t) => {
+    const { readdirSync } = await import('node:fs');
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const s = await startServer(
+      t,
+      { f: patternBytes(16 * 1024 * 1024) },
+      { limits: { bytesPerSecondPerConnection: 1024 * 1024 } },
+    );
+    const sessionId = randomBytes(16);
+    const first = await Promise.all([0, 1, 2, 3].map(() => s.connect({ sessionId })));
+    const id = await identityOf(first[0]!, 'f');
+    const fdsBefore = openFds();
+    const cut = first.map((conn, i) =>
+      conn
+        .get({
+          name: 'f',
+          offset: i * 4 * 1024 * 1024,
+          length: 4 * 1024 * 1024,
+          expect: id,
+          onChunk: () => true,
+        })
+        .catch((e: Error) => e),
+    );
+    await sleep(300); // the server is mid-range on all four, pacing its reads
+    first.forEach((conn) => conn.close());
+    await Promise.all(cut);
+    await sleep(300);
+    const again = await Promise.all([0, 1, 2, 3].map(() => s.connect({ sessionId })));
+    const parts = await Promise.all(again.map((conn, i) => fetchRange(conn, 'f', i * 1024, 1024, id)));
+    assert.ok(
+      parts.every((p) => p.length === 1024),
+      'all four slots were free again',
+    );
+    again.forEach((conn) => conn.close());
+    await waitFor(() => openFds() <= fdsBefore, 3000, 'file handles closed');
+  });
+
   test('garbage, absurd lengths, slowloris and 300 idle sockets do not stop a good client', async (t) => {
     const content = patternBytes(4 * 1024 * 1024, 7);
     const s = await startServer(t, { f: content }, { limits: { handshakeTimeoutMs: 500 } });
