@@ -6,7 +6,7 @@ import type { ClientConnection } from './connection.js';
 import type { EmitEvent, PartProgress } from './events.js';
 import { PartFile } from './part-file.js';
 import { PrefixHasher } from './prefix-hasher.js';
-import { downloadPaths, isSymlink, type DownloadPaths } from './paths.js';
+import { isSymlink, type DownloadPaths } from './paths.js';
 import type { ConnectionPool } from './pool.js';
 import { connectionsFor, planRanges, type ByteRange } from './range-plan.js';
 import {
@@ -29,7 +29,8 @@ export interface DownloadOptions {
   pool: ConnectionPool;
   /** The pool slot this download's first connection uses (small files run side by side on different slots). */
   firstSlot?: number;
-  dataDir: string;
+  /** Where the file lands (`downloadPaths`), already checked to lie inside data/. */
+  paths: DownloadPaths;
   file: RemoteFile;
   policy: RetryPolicy;
   signal: AbortSignal;
@@ -111,7 +112,7 @@ interface Slot {
  */
 export class FileDownload {
   private readonly o: DownloadOptions;
-  private paths!: DownloadPaths;
+  private readonly paths: DownloadPaths;
   private file!: PartFile;
   private pieces!: PieceSet;
   private readonly queue: ByteRange[] = [];
@@ -120,9 +121,15 @@ export class FileDownload {
   private bytesTransferred = 0;
   private lastSave = { at: 0, bytes: 0 };
   private saving: Promise<void> = Promise.resolve();
+  /** Bytes already verified on disk before this run's transfers. */
+  private resumedBytes = 0;
+  private hasher: PrefixHasher | undefined;
+  /** How many pieces from the start of the file are written without a gap. */
+  private prefixPieces = 0;
 
   constructor(options: DownloadOptions) {
     this.o = options;
+    this.paths = options.paths;
   }
 
   get name(): string {
@@ -133,27 +140,21 @@ export class FileDownload {
   progress(): { bytes: number; total: number; parts: PartProgress[] } {
     const size = this.o.file.identity.size;
     const inParts = this.slots.reduce((n, s) => n + s.done, 0);
-    const resumed = this.pieces ? this.resumedBytes : 0;
     // Blocks not yet taken are counted as an even share of each connection's total,
     // so every bar runs from 0 to 100 % and is exact once the queue is empty.
     const queued = Math.round(
       this.queue.reduce((n, r) => n + r.end - r.start, 0) / Math.max(1, this.slots.length),
     );
     return {
-      bytes: Math.min(size, resumed + inParts),
+      bytes: Math.min(size, this.resumedBytes + inParts),
       total: size,
       parts: this.slots.map((s) => ({ part: s.index, bytes: s.done, total: s.assigned + queued })),
     };
   }
 
-  private resumedBytes = 0;
-  private hasher: PrefixHasher | undefined;
-  private prefixPieces = 0;
-
   async run(): Promise<DownloadResult> {
-    const { file, dataDir } = this.o;
+    const { file } = this.o;
     const { size, sha256 } = file.identity;
-    this.paths = await downloadPaths(dataDir, file.name);
     this.pieces = new PieceSet(pieceCount(size, file.pieceSize));
     if (await isSymlink(this.paths.part)) {
       throw new FileError(
@@ -167,7 +168,7 @@ export class FileDownload {
       await this.verifyResumedPieces();
       // Written before any data, so the state file has its disk space even if the disk fills up later.
       if (this.resumable) await this.saveState();
-      this.resumedBytes = this.countBytes((p) => this.pieces.has(p));
+      this.resumedBytes = this.bytesInPieces();
       if (size >= OVERLAPPED_HASH_MIN_BYTES) {
         this.hasher = new PrefixHasher(this.paths.part, size);
         this.advancePrefix();
@@ -255,16 +256,9 @@ export class FileDownload {
 
   /** Pieces claimed by the resume state are trusted only once their SHA-256 matches the server's. */
   private async verifyResumedPieces(): Promise<void> {
-    const claimed = this.pieces.size;
-    if (claimed === 0) return;
-    const remote = await this.o.fetchPieces();
-    this.checkSameFile(remote.identity);
-    for (const p of iterate(this.pieces)) {
-      const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
-      const expected = remote.hashes[p];
-      if (!expected || !(await sha256Range(this.file.fh, start, end)).equals(expected)) this.pieces.delete(p);
-    }
-    const verifiedBytes = this.countBytes((p) => this.pieces.has(p));
+    if (this.pieces.size === 0) return;
+    await this.dropPiecesNotMatching([...iterate(this.pieces)]);
+    const verifiedBytes = this.bytesInPieces();
     this.o.emit({
       type: 'resume',
       file: this.o.file.name,
@@ -275,24 +269,33 @@ export class FileDownload {
 
   /** After a whole-file mismatch: hash every piece, forget the bad ones, return how many. */
   private async findBadPieces(): Promise<number> {
-    const remote = await this.o.fetchPieces();
-    this.checkSameFile(remote.identity);
-    let bad = 0;
-    for (let p = 0; p < this.pieces.count; p++) {
-      const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
-      const expected = remote.hashes[p];
-      if (expected && (await sha256Range(this.file.fh, start, end)).equals(expected)) continue;
-      this.pieces.delete(p);
-      bad++;
-    }
+    const bad = await this.dropPiecesNotMatching(Array.from({ length: this.pieces.count }, (_, p) => p));
     if (bad === 0) {
       throw new IntegrityError(
         'ERR_XFER_CORRUPT',
         `The server's piece hashes for "${printableName(this.o.file.name)}" do not add up to its SHA-256; the file was not saved.`,
       );
     }
-    this.resumedBytes = this.countBytes((p) => this.pieces.has(p));
+    this.resumedBytes = this.bytesInPieces();
     return bad;
+  }
+
+  /**
+   * Hashes the given pieces on disk against the server's piece hashes and
+   * forgets every one that does not match. Returns how many were forgotten.
+   */
+  private async dropPiecesNotMatching(candidates: number[]): Promise<number> {
+    const remote = await this.o.fetchPieces();
+    this.checkSameFile(remote.identity);
+    let dropped = 0;
+    for (const p of candidates) {
+      const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
+      const expected = remote.hashes[p];
+      if (expected && (await sha256Range(this.file.fh, start, end)).equals(expected)) continue;
+      this.pieces.delete(p);
+      dropped++;
+    }
+    return dropped;
   }
 
   private checkSameFile(identity: FileIdentity): void {
@@ -317,7 +320,6 @@ export class FileDownload {
     const blocks = ranges.flatMap((r) =>
       splitIntoBlocks(r, Math.max(pieceSize, BLOCK_BYTES - (BLOCK_BYTES % pieceSize))),
     );
-    blocks.sort((a, b) => a.start - b.start);
     const count = Math.min(connectionsFor(size, pieceSize, this.o.pool.size), blocks.length);
     if (first) {
       const missing = blocks.reduce((n, b) => n + b.end - b.start, 0);
@@ -335,17 +337,7 @@ export class FileDownload {
     }
     if (blocks.length === 0) return;
     this.queue.push(...blocks);
-    this.slots = Array.from({ length: count }, (_, index) => ({
-      index,
-      part: undefined,
-      assigned: 0,
-      done: 0,
-      attempts: 0,
-      receivedBytes: 0,
-      since: Date.now(),
-      cancelled: false,
-      sink: new SlotSink(this.file, (part, from, to) => this.onWritten(this.slots[index], part, from, to)),
-    }));
+    this.slots = Array.from({ length: count }, (_, index) => this.newSlot(index));
     this.lastSave = { at: Date.now(), bytes: 0 };
     const abort = () => this.o.pool.dropAll();
     this.o.signal.addEventListener('abort', abort, { once: true });
@@ -532,9 +524,24 @@ export class FileDownload {
     }
   }
 
+  private newSlot(index: number): Slot {
+    const slot: Slot = {
+      index,
+      part: undefined,
+      assigned: 0,
+      done: 0,
+      attempts: 0,
+      receivedBytes: 0,
+      since: Date.now(),
+      cancelled: false,
+      sink: new SlotSink(this.file, (part, from, to) => this.onWritten(slot, part, from, to)),
+    };
+    return slot;
+  }
+
   /** Bytes [from, to) of `part` are on disk: count them, mark whole pieces done, maybe save resume state. */
-  private onWritten(slot: Slot | undefined, part: Part, from: number, to: number): void {
-    if (slot) slot.done += to - from;
+  private onWritten(slot: Slot, part: Part, from: number, to: number): void {
+    slot.done += to - from;
     part.written = Math.max(part.written, to);
     const { size } = this.o.file.identity;
     const ps = this.o.file.pieceSize;
@@ -604,13 +611,12 @@ export class FileDownload {
     for (let p = 0; p < this.pieces.count; p++) this.pieces.delete(p);
   }
 
-  private countBytes(include: (piece: number) => boolean): number {
+  /** Bytes covered by the pieces marked done. */
+  private bytesInPieces(): number {
     let n = 0;
-    for (let p = 0; p < this.pieces.count; p++) {
-      if (include(p)) {
-        const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
-        n += end - start;
-      }
+    for (const p of iterate(this.pieces)) {
+      const { start, end } = pieceRange(p, this.o.file.identity.size, this.o.file.pieceSize);
+      n += end - start;
     }
     return n;
   }

@@ -3,12 +3,12 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileError, XferError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
-import { printableName, validateName, type CatalogEntry } from '../protocol/index.js';
+import { printableName, validateName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
 import type { ConnectOptions } from './connection.js';
 import { FileDownload, type RemoteFile } from './download.js';
 import type { EmitEvent } from './events.js';
 import { readInputList } from './input-list.js';
-import { downloadPaths } from './paths.js';
+import { downloadPaths, type DownloadPaths } from './paths.js';
 import { ConnectionPool } from './pool.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, sleep, type RetryPolicy } from './retry.js';
 
@@ -91,14 +91,16 @@ export class ClientSession {
           { cause: err },
         );
       });
+      // Checked once per file: the landing folder is resolved and must lie inside data/.
+      const paths = await downloadPaths(this.o.dataDir, name);
       for (let restarts = 0; ; restarts++) {
         const file = await this.remoteFile(name);
-        if (await this.alreadyComplete(file)) {
+        if (await alreadyComplete(paths.final, file)) {
           this.o.emit({ type: 'skip', file: name, reason: 'already downloaded and verified' });
           return { ok: true };
         }
         try {
-          await this.download(file, firstSlot);
+          await this.download(file, paths, firstSlot);
           return { ok: true };
         } catch (err) {
           const e = toXferError(err);
@@ -119,17 +121,17 @@ export class ClientSession {
     }
   }
 
-  private async download(file: RemoteFile, firstSlot: number): Promise<void> {
+  private async download(file: RemoteFile, paths: DownloadPaths, firstSlot: number): Promise<void> {
     const started = Date.now();
     const job = new FileDownload({
       pool: this.pool,
       firstSlot,
-      dataDir: this.o.dataDir,
+      paths,
       file,
       policy: this.policy,
       signal: this.o.signal,
       emit: this.o.emit,
-      fetchPieces: () => this.withRetry(async () => (await this.pool.connection(0)).stat(file.name)),
+      fetchPieces: () => this.statRemote(file.name),
     });
     const samples: { at: number; bytes: number }[] = [];
     const report = () => {
@@ -168,29 +170,13 @@ export class ClientSession {
         pieceSize: entry.pieceSize,
       };
     }
-    const stat = await this.withRetry(async () => (await this.pool.connection(0)).stat(name));
+    const stat = await this.statRemote(name);
     return { name, identity: stat.identity, pieceSize: stat.pieceSize };
   }
 
-  /** A file already in place with the right size and SHA-256 is not fetched again. */
-  private async alreadyComplete(file: RemoteFile): Promise<boolean> {
-    const { final } = await downloadPaths(this.o.dataDir, file.name);
-    let fh;
-    try {
-      fh = await open(final, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-    } catch {
-      return false;
-    }
-    try {
-      const st = await fh.stat();
-      return (
-        st.isFile() &&
-        st.size === file.identity.size &&
-        (await sha256Range(fh, 0, st.size)).equals(file.identity.sha256)
-      );
-    } finally {
-      await fh.close();
-    }
+  /** STAT on the control connection: identity and piece hashes, retried while the server is away. */
+  private statRemote(name: string): Promise<PiecesMessage> {
+    return this.withRetry(async () => (await this.pool.connection(0)).stat(name));
   }
 
   /** Runs a control request, retrying connection failures with back-off (the server may be restarting). */
@@ -225,6 +211,26 @@ async function announceUntilReachable(
       reported = true;
       await sleep(o.intervalMs, o.signal).catch(() => undefined);
     }
+  }
+}
+
+/** A file already in place with the right size and SHA-256 is not fetched again. */
+async function alreadyComplete(final: string, file: RemoteFile): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(final, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  try {
+    const st = await fh.stat();
+    return (
+      st.isFile() &&
+      st.size === file.identity.size &&
+      (await sha256Range(fh, 0, st.size)).equals(file.identity.sha256)
+    );
+  } finally {
+    await fh.close();
   }
 }
 
