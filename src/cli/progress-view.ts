@@ -1,4 +1,4 @@
-import stringWidth from 'string-width';
+import { textWidth } from './text-width.js';
 import { humanDuration, humanRate, humanSize } from '../human.js';
 import type { PartProgress } from '../client/events.js';
 import { printableName } from '../protocol/index.js';
@@ -31,8 +31,8 @@ export function renderFileView(view: FileView, { width, color }: RenderOptions):
   const eta = view.bytesPerSecond > 0 ? (view.total - view.bytes) / view.bytesPerSecond : Number.NaN;
   const stats = ` ${humanSize(view.bytes)}/${humanSize(view.total)} ${String(pct).padStart(3)}% ${humanRate(view.bytesPerSecond)} ETA ${humanDuration(eta)}`;
   const compact = ` ${String(pct).padStart(3)}% ${humanRate(view.bytesPerSecond)}`;
-  const tail = stringWidth(stats) + 8 <= w ? stats : compact;
-  const name = truncateMiddle(printableName(view.name), Math.max(4, w - stringWidth(tail)));
+  const tail = textWidth(stats) + 8 <= w ? stats : compact;
+  const name = truncateMiddle(printableName(view.name), Math.max(4, w - textWidth(tail)));
   const lines = [fit(`${name}${tail}`, w)];
   for (const p of view.parts) {
     const partPct = percent(p.bytes, p.total);
@@ -52,7 +52,7 @@ export function renderDoneLine(
   const rate = done.seconds > 0 ? done.size / done.seconds : 0;
   const mark = color ? '\x1b[32m✓\x1b[0m' : '✓';
   const tail = `  ${humanSize(done.size)} in ${humanDuration(done.seconds)} (${humanRate(rate)})  verified sha256 ${done.sha256.slice(0, 12)}`;
-  const name = truncateMiddle(printableName(done.file), Math.max(8, width - 2 - stringWidth(tail)));
+  const name = truncateMiddle(printableName(done.file), Math.max(8, width - 2 - textWidth(tail)));
   return `${mark} ${name}${tail}`;
 }
 
@@ -76,7 +76,7 @@ function bar(pct: number, width: number, color: boolean): string {
 
 /** Keeps both ends of a long name ("very-long…name.bin"), measured in terminal columns. */
 export function truncateMiddle(text: string, max: number): string {
-  if (stringWidth(text) <= max) return text;
+  if (textWidth(text) <= max) return text;
   const chars = [...text];
   let head = '';
   let tail = '';
@@ -84,9 +84,9 @@ export function truncateMiddle(text: string, max: number): string {
   let j = chars.length - 1;
   const budget = max - 1;
   while (i <= j) {
-    const takeHead = stringWidth(head) <= stringWidth(tail);
+    const takeHead = textWidth(head) <= textWidth(tail);
     const next = takeHead ? chars[i]! : chars[j]!;
-    if (stringWidth(head) + stringWidth(tail) + stringWidth(next) > budget) break;
+    if (textWidth(head) + textWidth(tail) + textWidth(next) > budget) break;
     if (takeHead) {
       head += next;
       i++;
@@ -100,10 +100,10 @@ export function truncateMiddle(text: string, max: number): string {
 
 /** Cuts a line (escape codes aside) to `width` columns so it can never wrap. */
 function fit(line: string, width: number): string {
-  if (stringWidth(line) <= width) return line;
+  if (textWidth(line) <= width) return line;
   let out = '';
   for (const ch of line) {
-    if (stringWidth(out + ch) > width) break;
+    if (textWidth(out + ch) > width) break;
     out += ch;
   }
   return out;

@@ -1,4 +1,5 @@
 import type { ClientEvent } from '../client/events.js';
+import { WHOLE_FILE_MAX_BYTES } from '../client/whole-file.js';
 import { printableName } from '../protocol/index.js';
 import type { Cli } from './cli.js';
 import { renderCatalog } from './render.js';
@@ -50,7 +51,8 @@ export class Reporter {
           bytesPerSecond: 0,
           parts: [],
         };
-        if (this.mode === 'plain')
+        // A small file is one round trip: its done line is enough (a log of thousands stays half as long).
+        if (this.mode === 'plain' && event.size > WHOLE_FILE_MAX_BYTES)
           this.message(
             `${printableName(event.file)}: fetching ${event.size} bytes over ${event.parts.length} connection${event.parts.length === 1 ? '' : 's'}`,
           );

@@ -73,7 +73,7 @@ const HEDGE_MIN_OBSERVED_MS = 200;
 /** Another connection takes over a tail only from one at most half as fast as itself. */
 const HEDGE_SPEED_RATIO = 2;
 /** How many rounds of "re-fetch the bad pieces" before a file is rejected as corrupt. */
-const MAX_REPAIR_ROUNDS = 2;
+export const MAX_REPAIR_ROUNDS = 2;
 
 /** A contiguous range being fetched by one slot: [start, written) on disk, [written, received) in the write queue, [received, cursor) in flight, [cursor, end) not yet asked for. */
 interface Part {
@@ -719,7 +719,7 @@ function* iterate(set: PieceSet): Generator<number> {
   for (let p = 0; p < set.count; p++) if (set.has(p)) yield p;
 }
 
-function abortError(): XferError {
+export function abortError(): XferError {
   return new XferError(
     'ERR_XFER_ABORTED',
     'Stopped on request; the partial download is kept and resumes next time.',

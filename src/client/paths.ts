@@ -11,31 +11,65 @@ export interface DownloadPaths {
 }
 
 /**
- * Where a file from the server lands under data/. The name is validated like
- * every wire name (no `..`, no absolute path, no backslash, no control chars),
- * then the folder it lands in is resolved and must still lie inside data/:
- * a symlinked subfolder planted in data/ cannot redirect the write.
+ * The download folder (data/ or --out) and where each file from the server
+ * lands in it. A name is validated like every wire name (no `..`, no absolute
+ * path, no backslash, no control chars), then the folder it lands in is
+ * resolved and must still lie inside the download folder: a symlinked
+ * subfolder planted there cannot redirect the write.
+ *
+ * Folders found safe are remembered until `recheck()`, which the session calls
+ * before each batch of names: thousands of small files in one folder then cost
+ * one check, not a realpath walk each.
  */
-export async function downloadPaths(dataDir: string, name: string): Promise<DownloadPaths> {
-  try {
-    validateName(name);
-  } catch (err) {
-    throw new FileError('ERR_XFER_UNSAFE_PATH', (err as Error).message);
+export class DownloadFolder {
+  private real: string | undefined;
+  private readonly checked = new Set<string>();
+
+  constructor(readonly path: string) {}
+
+  recheck(): void {
+    this.real = undefined;
+    this.checked.clear();
   }
-  const dataReal = await realpath(dataDir);
-  const final = join(dataReal, ...name.split('/'));
-  const folder = dirname(final);
-  if (folder !== dataReal) {
-    await mkdir(folder, { recursive: true });
-    const folderReal = await realpath(folder);
-    if (folderReal !== folder || !folderReal.startsWith(dataReal + sep)) {
+
+  async paths(name: string): Promise<DownloadPaths> {
+    try {
+      validateName(name);
+    } catch (err) {
+      throw new FileError('ERR_XFER_UNSAFE_PATH', (err as Error).message);
+    }
+    const root = await this.root();
+    const final = join(root, ...name.split('/'));
+    const folder = dirname(final);
+    if (folder !== root && !this.checked.has(folder)) {
+      await mkdir(folder, { recursive: true });
+      const folderReal = await realpath(folder);
+      if (folderReal !== folder || !folderReal.startsWith(root + sep)) {
+        throw new FileError(
+          'ERR_XFER_UNSAFE_PATH',
+          `Refusing to write "${printableName(name)}": its folder leads outside ${this.path}.`,
+        );
+      }
+      this.checked.add(folder);
+    }
+    return { final, part: `${final}.part`, state: join(folder, `.${basename(final)}.xfer`) };
+  }
+
+  /** The folder's real path, created if missing. */
+  private async root(): Promise<string> {
+    if (this.real !== undefined) return this.real;
+    try {
+      await mkdir(this.path, { recursive: true });
+      this.real = await realpath(this.path);
+    } catch (err) {
       throw new FileError(
-        'ERR_XFER_UNSAFE_PATH',
-        `Refusing to write "${printableName(name)}": its folder leads outside data/.`,
+        'ERR_XFER_FS',
+        `${this.path} cannot be used as the download folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make it a writable folder.`,
+        { cause: err },
       );
     }
+    return this.real;
   }
-  return { final, part: `${final}.part`, state: join(folder, `.${basename(final)}.xfer`) };
 }
 
 /** True when `path` exists and is a symlink (which xfer never follows nor writes through). */

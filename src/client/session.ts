@@ -1,16 +1,17 @@
-import { constants as fsc } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { constants as fsc, lstatSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileError, XferError, toXferError } from '../errors.js';
+import { XferError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
-import { printableName, validateName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
+import { printableName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
 import type { ConnectOptions } from './connection.js';
 import { FileDownload, type RemoteFile } from './download.js';
 import type { EmitEvent } from './events.js';
 import { readInputList } from './input-list.js';
-import { downloadPaths, type DownloadPaths } from './paths.js';
+import { DownloadFolder, type DownloadPaths } from './paths.js';
 import { ConnectionPool } from './pool.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, sleep, type RetryPolicy } from './retry.js';
+import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from './whole-file.js';
 
 export interface SessionOptions {
   connect: ConnectOptions;
@@ -42,6 +43,7 @@ export class ClientSession {
   private readonly pool: ConnectionPool;
   private readonly policy: RetryPolicy;
   private catalog = new Map<string, CatalogEntry>();
+  private readonly folder: DownloadFolder;
 
   constructor(private readonly o: SessionOptions) {
     if (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > 4) {
@@ -52,6 +54,12 @@ export class ClientSession {
       o.connections,
     );
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
+    this.folder = new DownloadFolder(o.dataDir);
+  }
+
+  /** Before a batch of names: the download folder and its subfolders are checked afresh. */
+  recheckFolders(): void {
+    this.folder.recheck();
   }
 
   close(): void {
@@ -77,22 +85,14 @@ export class ClientSession {
   /** A listed file that one request fetches whole: cheap enough to fetch several side by side. */
   isSmall(name: string): boolean {
     const entry = this.catalog.get(name);
-    return entry !== undefined && entry.size <= entry.pieceSize;
+    return entry !== undefined && entry.size <= WHOLE_FILE_MAX_BYTES;
   }
 
   /** Downloads one listed file into dataDir, verified; reports done or error and never throws but on abort. */
   async fetch(name: string, firstSlot = 0): Promise<FetchOutcome> {
     try {
-      validateName(name);
-      await mkdir(this.o.dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-        throw new FileError(
-          'ERR_XFER_FS',
-          `${this.o.dataDir} cannot be used as the download folder (${err.code ?? err.message}); make it a writable folder.`,
-          { cause: err },
-        );
-      });
-      // Checked once per file: the landing folder is resolved and must lie inside data/.
-      const paths = await downloadPaths(this.o.dataDir, name);
+      // The landing folder is resolved and must lie inside the download folder.
+      const paths = await this.folder.paths(name);
       for (let restarts = 0; ; restarts++) {
         const file = await this.remoteFile(name);
         if (await alreadyComplete(paths.final, file)) {
@@ -123,7 +123,7 @@ export class ClientSession {
 
   private async download(file: RemoteFile, paths: DownloadPaths, firstSlot: number): Promise<void> {
     const started = Date.now();
-    const job = new FileDownload({
+    const options = {
       pool: this.pool,
       firstSlot,
       paths,
@@ -132,7 +132,9 @@ export class ClientSession {
       signal: this.o.signal,
       emit: this.o.emit,
       fetchPieces: () => this.statRemote(file.name),
-    });
+    };
+    const whole = file.identity.size <= WHOLE_FILE_MAX_BYTES;
+    const job = whole ? new WholeFileDownload(options) : new FileDownload(options);
     const samples: { at: number; bytes: number }[] = [];
     const report = () => {
       const p = job.progress();
@@ -143,7 +145,8 @@ export class ClientSession {
       const bytesPerSecond = now > first.at ? ((p.bytes - first.bytes) * 1000) / (now - first.at) : 0;
       this.o.emit({ type: 'progress', file: file.name, ...p, bytesPerSecond: Math.round(bytesPerSecond) });
     };
-    const timer = setInterval(report, PROGRESS_INTERVAL_MS);
+    // A small file takes one round trip: its progress is reported once, at the end.
+    const timer = whole ? undefined : setInterval(report, PROGRESS_INTERVAL_MS);
     try {
       const result = await job.run();
       report();
@@ -216,6 +219,8 @@ async function announceUntilReachable(
 
 /** A file already in place with the right size and SHA-256 is not fetched again. */
 async function alreadyComplete(final: string, file: RemoteFile): Promise<boolean> {
+  // The common case, nothing there yet, is answered without a thread-pool round trip.
+  if (lstatSync(final, { throwIfNoEntry: false }) === undefined) return false;
   let fh;
   try {
     fh = await open(final, fsc.O_RDONLY | fsc.O_NOFOLLOW);
@@ -250,6 +255,7 @@ export async function fetchAll(
   signal: AbortSignal,
   onOutcome: (name: string, outcome: FetchOutcome) => void,
 ): Promise<void> {
+  session.recheckFolders();
   const window = new Set<Promise<void>>();
   let next = 0;
   for (const name of names) {

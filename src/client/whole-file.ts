@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { FileError, IntegrityError, XferError, toXferError } from '../errors.js';
+import { printableName } from '../protocol/index.js';
+import { MAX_REPAIR_ROUNDS, abortError, type DownloadOptions, type DownloadResult } from './download.js';
+import type { PartProgress } from './events.js';
+import { backoffDelay, sleep } from './retry.js';
+
+/**
+ * Files up to this size are fetched with one request, verified in memory and
+ * written once. It is also the most such a download holds in memory.
+ */
+export const WHOLE_FILE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * A small file (at most WHOLE_FILE_MAX_BYTES): one GET on one pooled
+ * connection into memory, size and SHA-256 checked there, then written to
+ * `NAME.part` and renamed to `NAME`. Unverified bytes never touch the disk, so
+ * there is never a partial file to resume: an interrupted one is fetched
+ * again, which costs less than any resume bookkeeping.
+ *
+ * Its file-system calls (open, fstat, write, close, rename) are synchronous on
+ * purpose: for a few KiB each takes microseconds, less than a round trip
+ * through the thread pool, and those round trips dominate a run of thousands
+ * of small files. The session sends only files up to WHOLE_FILE_MAX_BYTES here.
+ */
+export class WholeFileDownload {
+  private received = 0;
+  private bytesTransferred = 0;
+
+  constructor(private readonly o: DownloadOptions) {}
+
+  progress(): { bytes: number; total: number; parts: PartProgress[] } {
+    const total = this.o.file.identity.size;
+    return { bytes: this.received, total, parts: [{ part: 0, bytes: this.received, total }] };
+  }
+
+  async run(): Promise<DownloadResult> {
+    const { name, identity } = this.o.file;
+    this.o.emit({
+      type: 'start',
+      file: name,
+      size: identity.size,
+      parts: [{ part: 0, offset: 0, length: identity.size }],
+      resumedBytes: 0,
+    });
+    for (let round = 0; ; round++) {
+      const chunks = await this.fetchWithRetries();
+      const hash = createHash('sha256');
+      for (const c of chunks) hash.update(c);
+      if (this.received === identity.size && hash.digest().equals(identity.sha256)) {
+        this.land(chunks);
+        return { sha256: identity.sha256.toString('hex'), bytesTransferred: this.bytesTransferred };
+      }
+      if (round >= MAX_REPAIR_ROUNDS) {
+        throw new IntegrityError(
+          'ERR_XFER_CORRUPT',
+          `"${printableName(name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
+        );
+      }
+      this.o.emit({
+        type: 'repair',
+        file: name,
+        pieces: 1,
+        message: `"${printableName(name)}" arrived damaged and will be fetched again.`,
+      });
+    }
+  }
+
+  /** The file's bytes, retrying connection failures with back-off as the policy says. */
+  private async fetchWithRetries(): Promise<Buffer[]> {
+    const { pool, signal, policy } = this.o;
+    const slot = (this.o.firstSlot ?? 0) % pool.size;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw abortError();
+      const abort = () => pool.drop(slot);
+      signal.addEventListener('abort', abort, { once: true });
+      try {
+        return await this.fetchOnce(slot);
+      } catch (err) {
+        if (signal.aborted) throw abortError();
+        const e = toXferError(err);
+        if (!e.retryable) throw e;
+        pool.drop(slot);
+        if (attempt > policy.maxAttempts) {
+          throw new XferError(
+            e.code,
+            `Gave up on "${printableName(this.o.file.name)}" after ${attempt - 1} retries: ${e.message}`,
+            { cause: e },
+          );
+        }
+        const delayMs = backoffDelay(attempt, policy);
+        this.o.emit({
+          type: 'retry',
+          file: this.o.file.name,
+          part: 0,
+          attempt,
+          delayMs,
+          code: e.code,
+          message: e.message,
+        });
+        await sleep(delayMs, signal).catch(() => undefined);
+      } finally {
+        signal.removeEventListener('abort', abort);
+      }
+    }
+  }
+
+  private async fetchOnce(slot: number): Promise<Buffer[]> {
+    const { file } = this.o;
+    const chunks: Buffer[] = [];
+    this.received = 0;
+    const conn = await this.o.pool.connection(slot);
+    await conn.get({
+      name: file.name,
+      offset: 0,
+      length: file.identity.size,
+      expect: file.identity,
+      onChunk: (chunk) => {
+        chunks.push(chunk);
+        this.received += chunk.length;
+        this.bytesTransferred += chunk.length;
+        return true;
+      },
+      // Bytes whose SHA-256 matches are the expected file, whatever the server
+      // reports afterwards; bytes that do not match are fetched again.
+      onLateError: () => undefined,
+    });
+    return chunks;
+  }
+
+  /** Verified bytes to `NAME.part` (never through a symlink), then renamed into place. */
+  private land(chunks: Buffer[]): void {
+    const { part, final } = this.o.paths;
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.received);
+    let fd: number;
+    try {
+      // O_NONBLOCK: a FIFO planted as the .part fails to open instead of blocking.
+      fd = openSync(part, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+    } catch (err) {
+      if (
+        (err as NodeJS.ErrnoException).code === 'ELOOP' ||
+        (err as NodeJS.ErrnoException).code === 'ENXIO'
+      ) {
+        throw new FileError(
+          'ERR_XFER_UNSAFE_PATH',
+          `${part} is not a regular file; refusing to write through it.`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw toXferError(err);
+    }
+    try {
+      if (!fstatSync(fd).isFile()) {
+        throw new FileError(
+          'ERR_XFER_UNSAFE_PATH',
+          `${part} is not a regular file; refusing to write through it.`,
+        );
+      }
+      for (let pos = 0; pos < data.length;) pos += writeSync(fd, data, pos, data.length - pos, pos);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(part, { force: true });
+      throw toXferError(err);
+    }
+    closeSync(fd);
+    // rename(2) replaces whatever is at the final path (a symlink included) and never follows it.
+    renameSync(part, final);
+  }
+}
