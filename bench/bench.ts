@@ -6,6 +6,7 @@
  *   npm run bench                 # the full run (about 5 minutes on 2 cores)
  *   npm run bench -- --quick      # smaller files, for a first look
  *   npm run bench -- --out FILE   # where the JSON goes (default: bench-results.json)
+ *   npm run bench -- --only small,clients   # some workloads: big, small, clients, limited
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -25,9 +26,17 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench-results.json' },
+    only: { type: 'string', default: 'big,small,clients,limited' },
   },
 });
 const quick = args.quick;
+const workloads = new Set(args.only.split(','));
+for (const w of workloads) {
+  if (!['big', 'small', 'clients', 'limited'].includes(w)) {
+    process.stderr.write(`bench: unknown workload "${w}" in --only (big, small, clients, limited)\n`);
+    process.exit(2);
+  }
+}
 const sizes = {
   big: quick ? 256 * MiB : 1024 * MiB,
   smallCount: quick ? 500 : 2000,
@@ -233,10 +242,18 @@ const out = join(work, 'out');
 await mkdir(join(resources, 'small'), { recursive: true });
 await mkdir(out);
 log(`work folder ${work}; generating data`);
-await writeRandomFile(join(resources, 'big.bin'), sizes.big);
-await writeRandomFile(join(resources, 'limited.bin'), sizes.limited);
-for (let i = 0; i < sizes.clients; i++)
-  await writeRandomFile(join(resources, `client-${i}.bin`), sizes.clientFile);
+const clientFiles = workloads.has('clients')
+  ? Array.from({ length: sizes.clients }, (_, i) => `client-${i}.bin`)
+  : [];
+const bigFiles = [
+  ...(workloads.has('big') ? ['big.bin'] : []),
+  ...(workloads.has('limited') ? ['limited.bin'] : []),
+  ...clientFiles,
+];
+for (const name of bigFiles) {
+  const size = name === 'big.bin' ? sizes.big : name === 'limited.bin' ? sizes.limited : sizes.clientFile;
+  await writeRandomFile(join(resources, name), size);
+}
 const small = Buffer.allocUnsafe(sizes.smallSize);
 const smallNames: string[] = [];
 for (let i = 0; i < sizes.smallCount; i++) {
@@ -284,117 +301,134 @@ const xferGet =
 
 // Warm-up: the server hashes every file once (cached per version), and the page cache fills.
 log('warm-up: hashing on the server and filling the page cache');
-await xferGet([
-  'big.bin',
-  'limited.bin',
-  ...Array.from({ length: sizes.clients }, (_, i) => `client-${i}.bin`),
-])();
-execFileSync('sh', ['-c', `cat ${resources}/*.bin ${resources}/small/* > /dev/null`]);
+if (bigFiles.length > 0) await xferGet(bigFiles)();
+execFileSync('sh', ['-c', `cat ${resources}/*.bin ${resources}/small/* > /dev/null 2>&1; true`]);
 
 // 1. One big file, 4 connections.
-const serverCpuBefore = await cpuOf(server.child.pid ?? 0);
-const bigTools: [string, () => Promise<Sample>][] = [['xfer', xferGet(['big.bin'])]];
-if (peers['aria2c'] && nginx) {
+let serverCpuPerGiB = Number.NaN;
+if (workloads.has('big')) {
+  const serverCpuBefore = await cpuOf(server.child.pid ?? 0);
+  const bigTools: [string, () => Promise<Sample>][] = [['xfer', xferGet(['big.bin'])]];
+  if (peers['aria2c'] && nginx) {
+    bigTools.push([
+      'aria2c -x4 -s4',
+      async () => {
+        await clean();
+        return aria2One('big.bin').done;
+      },
+    ]);
+  }
+  if (peers['axel'] && nginx) {
+    bigTools.push([
+      'axel -n 4',
+      async () => {
+        await clean();
+        return watch('axel', ['-q', '-n', '4', '-o', join(out, 'big.bin'), url('big.bin')]).done;
+      },
+    ]);
+  }
+  if (peers['curl'] && nginx) {
+    bigTools.push([
+      'curl',
+      async () => {
+        await clean();
+        return watch('curl', ['-s', '-o', join(out, 'big.bin'), url('big.bin')]).done;
+      },
+    ]);
+  }
   bigTools.push([
-    'aria2c -x4 -s4',
+    'cp',
     async () => {
       await clean();
-      return aria2One('big.bin').done;
+      return watch('cp', [join(resources, 'big.bin'), join(out, 'big.bin')]).done;
     },
   ]);
+  await compare(`one ${sizes.big / MiB} MiB file`, bigTools);
+  serverCpuPerGiB =
+    ((await cpuOf(server.child.pid ?? 0)) - serverCpuBefore) / (sizes.runs * (sizes.big / (1024 * MiB)));
 }
-if (peers['axel'] && nginx) {
-  bigTools.push([
-    'axel -n 4',
-    async () => {
-      await clean();
-      return watch('axel', ['-q', '-n', '4', '-o', join(out, 'big.bin'), url('big.bin')]).done;
-    },
-  ]);
-}
-if (peers['curl'] && nginx) {
-  bigTools.push([
-    'curl',
-    async () => {
-      await clean();
-      return watch('curl', ['-s', '-o', join(out, 'big.bin'), url('big.bin')]).done;
-    },
-  ]);
-}
-bigTools.push([
-  'cp',
-  async () => {
-    await clean();
-    return watch('cp', [join(resources, 'big.bin'), join(out, 'big.bin')]).done;
-  },
-]);
-await compare(`one ${sizes.big / MiB} MiB file`, bigTools);
-const serverCpuPerGiB =
-  ((await cpuOf(server.child.pid ?? 0)) - serverCpuBefore) / (sizes.runs * (sizes.big / (1024 * MiB)));
 
 // 2. Many small files, over input.txt vs aria2c -i.
-const smallTools: [string, () => Promise<Sample>][] = [
-  [
-    'xfer client --once',
-    async () => {
-      await clean();
-      await writeFile(join(out, 'input.txt'), `${smallNames.join('\n')}\n`);
-      return watch(process.execPath, [CLI, 'client', xferAddr, '--dir', out, '--once']).done;
-    },
-  ],
-];
-if (peers['aria2c'] && nginx) {
-  smallTools.push([
-    'aria2c -i -j16',
-    async () => {
-      await clean();
-      const list = smallNames.map((n) => `${url(n)}\n  out=${n}`).join('\n');
-      await writeFile(join(out, 'urls.txt'), `${list}\n`);
-      return watch('aria2c', [
-        '-q',
-        '-i',
-        join(out, 'urls.txt'),
-        '-j',
-        '16',
-        '-x',
-        '1',
-        '--file-allocation=none',
-        '-d',
-        out,
-      ]).done;
-    },
-  ]);
+// Each run writes into a folder of its own and none is deleted until the end: on
+// a file system without a journal, ext4 skips inodes freed in the last minute
+// when it allocates (recently_deleted), so creating 2000 files right after
+// deleting 2000 costs up to 1 ms a file, a charge that depends on which tool ran
+// before rather than on the tool measured.
+let smallRun = 0;
+const freshSmallOut = async () => {
+  const dir = join(work, 'small-runs', String(smallRun++));
+  await mkdir(dir, { recursive: true });
+  execFileSync('sync');
+  return dir;
+};
+if (workloads.has('small')) {
+  const smallTools: [string, () => Promise<Sample>][] = [
+    [
+      'xfer client --once',
+      async () => {
+        const dir = await freshSmallOut();
+        await writeFile(join(dir, 'input.txt'), `${smallNames.join('\n')}\n`);
+        return watch(process.execPath, [CLI, 'client', xferAddr, '--dir', dir, '--once']).done;
+      },
+    ],
+  ];
+  if (peers['aria2c'] && nginx) {
+    smallTools.push([
+      'aria2c -i -j16',
+      async () => {
+        const dir = await freshSmallOut();
+        const list = smallNames.map((n) => `${url(n)}\n  out=${n}`).join('\n');
+        await writeFile(join(work, 'urls.txt'), `${list}\n`);
+        return watch('aria2c', [
+          '-q',
+          '-i',
+          join(work, 'urls.txt'),
+          '-j',
+          '16',
+          '-x',
+          '1',
+          '--file-allocation=none',
+          '-d',
+          dir,
+        ]).done;
+      },
+    ]);
+  }
+  await compare(`${sizes.smallCount} files of ${sizes.smallSize / 1024} KiB`, smallTools);
 }
-await compare(`${sizes.smallCount} files of ${sizes.smallSize / 1024} KiB`, smallTools);
 
 // 3. Many clients at once, each its own file: aggregate throughput.
-const manyClients = async (start: (i: number) => Watched): Promise<Sample> => {
-  await clean();
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: sizes.clients }, (_, i) => start(i).done));
-  return { seconds: (performance.now() - t0) / 1000 };
-};
-const manyTools: [string, () => Promise<Sample>][] = [
-  [
-    'xfer server + xfer get',
-    () =>
-      manyClients((i) => watch(process.execPath, [CLI, 'get', xferAddr, `client-${i}.bin`, '--out', out])),
-  ],
-];
-if (peers['aria2c'] && nginx) {
-  manyTools.push(['nginx + aria2c -x4', () => manyClients((i) => aria2One(`client-${i}.bin`))]);
+if (workloads.has('clients')) {
+  const manyClients = async (start: (i: number) => Watched): Promise<Sample> => {
+    await clean();
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: sizes.clients }, (_, i) => start(i).done));
+    return { seconds: (performance.now() - t0) / 1000 };
+  };
+  const manyTools: [string, () => Promise<Sample>][] = [
+    [
+      'xfer server + xfer get',
+      () =>
+        manyClients((i) => watch(process.execPath, [CLI, 'get', xferAddr, `client-${i}.bin`, '--out', out])),
+    ],
+  ];
+  if (peers['aria2c'] && nginx) {
+    manyTools.push(['nginx + aria2c -x4', () => manyClients((i) => aria2One(`client-${i}.bin`))]);
+  }
+  await compare(`${sizes.clients} clients x ${sizes.clientFile / MiB} MiB`, manyTools);
 }
-await compare(`${sizes.clients} clients x ${sizes.clientFile / MiB} MiB`, manyTools);
 const serverPeakRss = await peakRssOf(server.child.pid ?? 0);
 
 // 4. A rate-limited link: 4 connections of 25 MiB/s each vs 1.
-const relay = await Relay.start(server.port, () => ({ rateBytesPerSec: sizes.linkRate }));
-const relayAddr = `127.0.0.1:${relay.port}`;
-await compare(`${sizes.limited / MiB} MiB over ${sizes.linkRate / MiB} MiB/s links`, [
-  ['xfer 4 connections', xferGet(['limited.bin'], ['--connections', '4'], relayAddr)],
-  ['xfer 1 connection', xferGet(['limited.bin'], ['--connections', '1'], relayAddr)],
-]);
-await relay.close();
+if (workloads.has('limited')) {
+  const relay = await Relay.start(server.port, () => ({ rateBytesPerSec: sizes.linkRate }));
+  const relayAddr = `127.0.0.1:${relay.port}`;
+  await compare(`${sizes.limited / MiB} MiB over ${sizes.linkRate / MiB} MiB/s links`, [
+    ['xfer 4 connections', xferGet(['limited.bin'], ['--connections', '4'], relayAddr)],
+    ['xfer 1 connection', xferGet(['limited.bin'], ['--connections', '1'], relayAddr)],
+  ]);
+  await relay.close();
+}
 
 server.child.kill('SIGTERM');
 nginx?.stop();

@@ -239,8 +239,13 @@ async function alreadyComplete(final: string, file: RemoteFile): Promise<boolean
   }
 }
 
-/** How many small files may be in flight at once (each on the next pooled connection). */
-const SMALL_FILE_WINDOW = 8;
+/**
+ * How many small files may be in flight at once (each on the next pooled
+ * connection, so up to 8 pipelined on each of 4). 32 keeps the server busy
+ * between round trips (2000 x 16 KiB: 0.46 s at 8, 0.39 s at 32, measured) and
+ * holds at most 32 x WHOLE_FILE_MAX_BYTES in memory.
+ */
+const SMALL_FILE_WINDOW = 32;
 
 /**
  * Fetches `names` in order. Large files go one after another, each over up to

@@ -18,14 +18,18 @@ import {
   type ServerMessage,
   type StatMessage,
 } from '../protocol/index.js';
-import type { Catalog, OpenedFile } from './catalog.js';
+import type { Catalog, FileRecord, FileVersion, OpenedFile } from './catalog.js';
+import type { FileHashes } from './hasher.js';
 import type { ServerLimits } from './limits.js';
-import { Pacer, ReadBuffers, sendRange } from './range-sender.js';
+import { Pacer, READ_SIZE, ReadBuffers, drained, sendRange } from './range-sender.js';
 
 export interface ServerLog {
   level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
 }
+
+/** GETs up to one read buffer are read whole and sent in one write (Catalog.readSmall). */
+const SMALL_READ_BYTES = READ_SIZE;
 
 /** What a connection needs from the server that owns it. */
 export interface ConnectionHost {
@@ -238,12 +242,16 @@ export class ServerConnection {
     this.send({ type: 'catalog', requestId, more: false, entries: batch });
   }
 
-  private async withFile<T>(name: string, use: (file: OpenedFile) => Promise<T>): Promise<T> {
+  private record(name: string): FileRecord {
     const record = this.host.catalog.get(name);
     if (!record) {
       throw new RemoteError('ERR_XFER_NOT_FOUND', `The server has no file named "${printableName(name)}".`);
     }
-    const file = await this.host.catalog.open(record);
+    return record;
+  }
+
+  private async withFile<T>(name: string, use: (file: OpenedFile) => Promise<T>): Promise<T> {
+    const file = await this.host.catalog.open(this.record(name));
     try {
       return await use(file);
     } finally {
@@ -273,22 +281,9 @@ export class ServerConnection {
       );
     }
     try {
+      if (req.length <= SMALL_READ_BYTES && !this.pacer && (await this.answerSmallGet(req))) return;
       await this.withFile(req.name, async (file) => {
-        const { expect } = req;
-        const hashes = await this.host.catalog.hashes(file);
-        if (
-          file.size !== expect.size ||
-          file.mtimeUs !== expect.mtimeUs ||
-          !hashes.sha256.equals(expect.sha256)
-        ) {
-          throw changed(req.name);
-        }
-        if (req.offset + req.length > file.size) {
-          throw new RemoteError(
-            'ERR_XFER_RANGE',
-            `Bytes ${req.offset}..${req.offset + req.length} lie past the end of "${printableName(req.name)}" (${file.size} bytes).`,
-          );
-        }
+        checkGet(req, file, await this.host.catalog.hashes(file));
         this.send({ type: 'data', requestId: req.requestId, offset: req.offset, length: req.length });
         this.streaming = true;
         try {
@@ -311,6 +306,27 @@ export class ServerConnection {
     } finally {
       this.host.releaseFileSlot(slot);
     }
+  }
+
+  /**
+   * A small range (most GETs of a many-small-files run) is read whole,
+   * synchronously, and sent header and bytes in one write. Returns false,
+   * having sent nothing, while the file's hashes are still being computed:
+   * the general path then waits for them.
+   */
+  private async answerSmallGet(req: GetMessage): Promise<boolean> {
+    const read = this.host.catalog.readSmall(this.record(req.name), req.offset, req.length);
+    const hashes = this.host.catalog.hashesIfReady(read.file);
+    if (!hashes) return false;
+    checkGet(req, read.file, hashes);
+    if (read.changedMeanwhile || read.bytes.length !== req.length) throw changed(req.name);
+    this.socket.cork();
+    this.send({ type: 'data', requestId: req.requestId, offset: req.offset, length: req.length });
+    const flushed = this.socket.write(read.bytes);
+    this.socket.uncork();
+    // Pipelined GETs are answered at once, so a client that does not read must still hold us back.
+    if (!flushed) await drained(this.socket);
+    return true;
   }
 
   private send(msg: ServerMessage): void {
@@ -344,6 +360,20 @@ export class ServerConnection {
 class MidStreamError extends XferError {
   constructor(cause: XferError) {
     super(cause.code, cause.message, { cause });
+  }
+}
+
+/** A GET must name the version the server has, and a range inside it. */
+function checkGet(req: GetMessage, file: FileVersion, hashes: FileHashes): void {
+  const { expect } = req;
+  if (file.size !== expect.size || file.mtimeUs !== expect.mtimeUs || !hashes.sha256.equals(expect.sha256)) {
+    throw changed(req.name);
+  }
+  if (req.offset + req.length > file.size) {
+    throw new RemoteError(
+      'ERR_XFER_RANGE',
+      `Bytes ${req.offset}..${req.offset + req.length} lie past the end of "${printableName(req.name)}" (${file.size} bytes).`,
+    );
   }
 }
 

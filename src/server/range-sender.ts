@@ -6,7 +6,7 @@ import { NetworkError, RemoteError } from '../errors.js';
  * 256 KiB reads move 1 GiB as fast as 1 MiB reads on loopback (1.1 s either
  * way, measured), and keep 80 connections' buffer pairs at 40 MiB, not 160.
  */
-const READ_SIZE = 256 * 1024;
+export const READ_SIZE = 256 * 1024;
 
 /**
  * Two read buffers per connection, reused: a buffer is filled again only once

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -117,6 +118,47 @@ describe('xfer server', () => {
     await assert.rejects(fetchRange(conn, 'f', 0, 100, id), { code: 'ERR_XFER_CHANGED' });
     const fresh = await identityOf(conn, 'f');
     assert.ok((await fetchRange(conn, 'f', 0, 100, fresh)).equals(patternBytes(10_000, 9).subarray(0, 100)));
+  });
+
+  test('a listed file swapped for a FIFO or an escaping symlink is refused, and the server keeps serving', async (t) => {
+    const s = await startServer(t, { fifo: 'aaaa', link: 'bbbb', ok: 'cccc' });
+    const conn = await s.connect();
+    const ids = { fifo: await identityOf(conn, 'fifo'), link: await identityOf(conn, 'link') };
+    const outside = await tempDir(t);
+    await writeFile(join(outside, 'secret'), 'secret');
+    await rm(join(s.resources, 'fifo'));
+    execFileSync('mkfifo', [join(s.resources, 'fifo')]);
+    await rm(join(s.resources, 'link'));
+    await symlink(join(outside, 'secret'), join(s.resources, 'link'));
+    // A small GET is read synchronously: opening a FIFO there must not block the whole server.
+    await assert.rejects(fetchRange(conn, 'fifo', 0, 4, ids.fifo), { code: 'ERR_XFER_NOT_FOUND' });
+    await assert.rejects(fetchRange(conn, 'link', 0, 4, ids.link), { code: 'ERR_XFER_NOT_FOUND' });
+    const other = await s.connect();
+    assert.equal((await fetchRange(other, 'ok', 0, 4, await identityOf(other, 'ok'))).toString(), 'cccc');
+  });
+
+  test('small GETs pipelined by a client that never reads are held back, not buffered', async (t) => {
+    const content = patternBytes(200 * 1024, 12);
+    const s = await startServer(t, { f: content });
+    const id = await identityOf(await s.connect(), 'f');
+    const peer = await RawPeer.open(s.port, '127.0.0.5');
+    t.after(() => peer.close());
+    peer.socket.pause();
+    peer.hello();
+    const rssBefore = process.memoryUsage().rss;
+    // 1000 x 200 KiB = 195 MiB asked for, on a socket nobody reads.
+    peer.send(
+      Buffer.concat(
+        Array.from({ length: 1000 }, (_, i) =>
+          encode({ type: 'get', requestId: i + 1, name: 'f', offset: 0, length: content.length, expect: id }),
+        ),
+      ),
+    );
+    await sleep(1500);
+    const grown = process.memoryUsage().rss - rssBefore;
+    assert.ok(grown < 64 * 1024 * 1024, `the server buffered ${Math.round(grown / 1024 / 1024)} MiB`);
+    const good = await s.connect();
+    assert.ok((await fetchRange(good, 'f', 0, 1000, id)).equals(content.subarray(0, 1000)));
   });
 
   test('a file modified while its range is being sent is reported as changed after the bytes', async (t) => {
