@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Relay } from '../test/helpers/relay.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/main.js', import.meta.url));
 const MiB = 1024 * 1024;
 const CLK_TCK = 100;
 

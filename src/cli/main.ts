@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { createRequire } from 'node:module';
 import { UsageError, XferError } from '../errors.js';
 import { Cli, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './cli.js';
 import { CLIENT_HELP, GET_HELP, client, get } from './client.js';
 import { DEMO_HELP, demo } from './demo.js';
 import { LS_HELP, ls } from './ls.js';
 import { SERVE_HELP, serve } from './serve.js';
+import { packageVersion } from './version.js';
 
 const HELP = `xfer: move files over TCP, each over up to 4 parallel connections, verified end to end.
 
@@ -37,8 +37,7 @@ export async function main(argv: string[], cli: Cli): Promise<number> {
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
   if (name === '--version' || name === '-V') {
-    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-    cli.out(pkg.version);
+    cli.out(packageVersion());
     return EXIT_OK;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

@@ -86,6 +86,22 @@ describe('xfer client and get', () => {
     assert.match(bad.stderr, /no file named "nope"/);
   });
 
+  test('the installed command hashes a large file in its worker (bundled beside it) and lands it exact', async (t) => {
+    // From 128 MiB the SHA-256 runs in a worker thread during the download.
+    const content = patternBytes(130 * MiB, 13);
+    const s = await startServer(t, { 'large.bin': content });
+    const out = await tempDir(t);
+    const r = await runCli(['get', `127.0.0.1:${s.port}`, 'large.bin', '--out', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const done = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; sha256?: string })
+      .find((e) => e.type === 'done');
+    assert.equal(done?.sha256, sha256(content));
+    assert.equal(sha256(await readFile(join(out, 'large.bin'))), sha256(content));
+  });
+
   test('--json prints only NDJSON on stdout: start, progress for every part, and done per file', async (t) => {
     const files = { 'one.bin': patternBytes(12 * MiB, 1), 'two.txt': 'two' };
     const s = await startServer(t, files);
