@@ -90,20 +90,17 @@ export async function get(argv: string[], cli: Cli): Promise<number> {
   if (server === undefined || names.length === 0)
     throw new UsageError('xfer get needs a SERVER and at least one NAME (see `xfer get --help`).');
   return runTransfer(cli, server, values, resolve(values.out), async (session, reporter) => {
-    await session.refreshCatalog();
-    let failed = 0;
-    const known: string[] = [];
-    for (const name of [...new Set(names)]) {
-      if (session.has(name)) known.push(name);
-      else {
-        reporter.handle({
-          type: 'unknown',
-          file: name,
-          message: `The server has no file named "${printableName(name)}".`,
-        });
-        failed++;
-      }
+    const wanted = [...new Set(names)];
+    const unknown = new Set(await session.lookup(wanted));
+    for (const name of unknown) {
+      reporter.handle({
+        type: 'unknown',
+        file: name,
+        message: `The server has no file named "${printableName(name)}".`,
+      });
     }
+    let failed = unknown.size;
+    const known = wanted.filter((n) => !unknown.has(n));
     await fetchAll(session, known, cli.interrupt.signal, (_name, outcome) => {
       if (!outcome.ok) failed++;
     });

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XferError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
-import { printableName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
+import { printableName, validateName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
 import type { ConnectOptions } from './connection.js';
 import { FileDownload, type RemoteFile } from './download.js';
 import type { EmitEvent } from './events.js';
@@ -76,6 +76,31 @@ export class ClientSession {
   async announceCatalog(): Promise<void> {
     const entries = await this.refreshCatalog();
     this.o.emit({ type: 'catalog', files: entries.map((e) => ({ name: e.name, size: e.size })) });
+  }
+
+  /**
+   * Learns about just these names, with one STAT each (pipelined), instead of
+   * the whole catalog: `xfer get` on a server with thousands of files then
+   * costs a few small answers, not the full listing. Returns the names the
+   * server does not have (or that could never be valid).
+   */
+  async lookup(names: string[]): Promise<string[]> {
+    const answers = await Promise.all(
+      names.map(async (name) => {
+        try {
+          // An invalid name would make the server close the connection; it cannot exist anyway.
+          validateName(name);
+          const pieces = await this.statRemote(name);
+          this.catalog.set(name, { name, ...pieces.identity, pieceSize: pieces.pieceSize });
+          return undefined;
+        } catch (err) {
+          const e = toXferError(err);
+          if (e.code === 'ERR_XFER_NOT_FOUND' || e.code === 'ERR_XFER_NAME') return name;
+          throw e;
+        }
+      }),
+    );
+    return answers.filter((n): n is string => n !== undefined);
   }
 
   has(name: string): boolean {

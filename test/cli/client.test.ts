@@ -81,9 +81,11 @@ describe('xfer client and get', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(sha256(await readFile(join(out, 'sub', 'x.bin'))), sha256(content));
     assert.equal(await readFile(join(out, 'y.txt'), 'utf8'), 'why');
-    const bad = await runCli(['get', `127.0.0.1:${s.port}`, 'nope', '--out', out]);
+    const bad = await runCli(['get', `127.0.0.1:${s.port}`, 'nope', '../y.txt', 'y.txt', '--out', out]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /no file named "nope"/);
+    assert.match(bad.stderr, /no file named "\.\.\/y\.txt"/);
+    assert.match(bad.stderr, /y\.txt: already downloaded and verified/);
   });
 
   test('the installed command hashes a large file in its worker (bundled beside it) and lands it exact', async (t) => {

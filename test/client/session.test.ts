@@ -147,6 +147,39 @@ describe('client session', () => {
     assert.ok(eventsOf(run.events, 'restart').length >= 1);
   });
 
+  test('lookup asks only about the named files, one STAT each, and returns the missing ones', async (t) => {
+    const content = Buffer.from('hello');
+    const identity = {
+      size: content.length,
+      mtimeUs: 1,
+      sha256: createHash('sha256').update(content).digest(),
+    };
+    let lists = 0;
+    const stats: string[] = [];
+    const { port } = await startFakeServer(t, {
+      list: (id) => {
+        lists++;
+        return catalogFrame(id, []);
+      },
+      stat: (id, name) => {
+        stats.push(name);
+        return name === 'a'
+          ? encode({ type: 'pieces', requestId: id, identity, pieceSize: MiB, hashes: [identity.sha256] })
+          : encode({ type: 'error', requestId: id, code: 'ERR_XFER_NOT_FOUND', message: 'no such file' });
+      },
+      get: (req, socket) => {
+        socket.write(encode({ type: 'data', requestId: req.requestId, offset: 0, length: req.length }));
+        socket.write(content);
+      },
+    });
+    const run = await newSession(t, port);
+    assert.deepEqual(await run.session.lookup(['a', 'b', '../c']), ['b', '../c']);
+    assert.equal(lists, 1, 'only the session start listed the catalog');
+    assert.deepEqual(stats.sort(), ['a', 'b'], 'an invalid name is never sent');
+    assert.ok((await run.session.fetch('a')).ok);
+    assert.equal(await readFile(join(run.dataDir, 'a'), 'utf8'), 'hello');
+  });
+
   describe('against a malicious server', () => {
     const hostileNames: [string, Buffer][] = [
       ['../x', Buffer.from('../x')],
