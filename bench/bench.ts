@@ -16,6 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sha256Range } from '../src/file-hash.js';
 import { Relay } from '../test/helpers/relay.js';
 
 const CLI = fileURLToPath(new URL('../bin/main.js', import.meta.url));
@@ -102,10 +103,14 @@ interface Watched {
   done: Promise<Sample>;
 }
 
-/** Runs a command, sampling its peak RSS (VmHWM) and CPU time from /proc while it runs. */
-function watch(cmd: string, argv: string[], options: { cwd?: string } = {}): Watched {
+/**
+ * Runs a command, sampling its peak RSS (VmHWM) and CPU time from /proc while
+ * it runs. `sample: false` skips the sampling, whose /proc reads would compete
+ * for the CPU where 20 processes already share 2 cores.
+ */
+function watch(cmd: string, argv: string[], { sample: sampled = true } = {}): Watched {
   const started = performance.now();
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], ...options });
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   let rssKiB = 0;
@@ -120,7 +125,7 @@ function watch(cmd: string, argv: string[], options: { cwd?: string } = {}): Wat
       // exited between samples
     }
   };
-  const timer = setInterval(() => void sample(), 20);
+  const timer = sampled ? setInterval(() => void sample(), 20) : undefined;
   const done = new Promise<Sample>((resolve, reject) => {
     child.on('close', (code) => {
       clearInterval(timer);
@@ -268,21 +273,39 @@ const server = await startXferServer(root);
 const xferAddr = `127.0.0.1:${server.port}`;
 const nginx = peers['nginx'] ? await startNginx(work, resources) : undefined;
 const url = (name: string) => `http://127.0.0.1:${nginx?.port ?? 0}/${name}`;
-/** aria2c fetching one file over 4 connections, as its users would run it. */
-const aria2One = (name: string) =>
-  watch('aria2c', [
-    '-q',
-    '-x4',
-    '-s4',
-    '-k1M',
-    '--file-allocation=none',
-    '--allow-overwrite=true',
-    '-d',
-    out,
-    '-o',
-    name,
-    url(name),
-  ]);
+/** SHA-256 of a served file, for aria2c's --checksum. */
+const sha256Of = async (name: string): Promise<string> => {
+  const fh = await open(join(resources, name));
+  try {
+    return (await sha256Range(fh, 0, (await fh.stat()).size)).toString('hex');
+  } finally {
+    await fh.close();
+  }
+};
+/**
+ * aria2c fetching one file over 4 connections, as its users would run it; with
+ * `checksum` it also verifies the SHA-256, as xfer always does.
+ */
+const aria2One = (name: string, { sample = true, checksum = '' } = {}) =>
+  watch(
+    'aria2c',
+    [
+      ...(checksum ? [`--checksum=sha-256=${checksum}`] : []),
+      '-q',
+      '-x4',
+      '-s4',
+      '-k1M',
+      '--file-allocation=none',
+      '--allow-overwrite=true',
+      '-d',
+      out,
+      '-o',
+      name,
+      url(name),
+    ],
+    { sample },
+  );
+const ARIA2_VERIFIED = '--checksum=sha-256';
 /**
  * Before each timed run: an empty output folder, and no dirty pages left from
  * the previous run, so one tool's writeback is not charged to the next tool.
@@ -315,6 +338,14 @@ if (workloads.has('big')) {
       async () => {
         await clean();
         return aria2One('big.bin').done;
+      },
+    ]);
+    const checksum = await sha256Of('big.bin');
+    bigTools.push([
+      `aria2c -x4 -s4 ${ARIA2_VERIFIED}`,
+      async () => {
+        await clean();
+        return aria2One('big.bin', { checksum }).done;
       },
     ]);
   }
@@ -409,11 +440,21 @@ if (workloads.has('clients')) {
     [
       'xfer server + xfer get',
       () =>
-        manyClients((i) => watch(process.execPath, [CLI, 'get', xferAddr, `client-${i}.bin`, '--out', out])),
+        manyClients((i) =>
+          watch(process.execPath, [CLI, 'get', xferAddr, `client-${i}.bin`, '--out', out], { sample: false }),
+        ),
     ],
   ];
   if (peers['aria2c'] && nginx) {
-    manyTools.push(['nginx + aria2c -x4', () => manyClients((i) => aria2One(`client-${i}.bin`))]);
+    manyTools.push([
+      'nginx + aria2c -x4',
+      () => manyClients((i) => aria2One(`client-${i}.bin`, { sample: false })),
+    ]);
+    const checksums = await Promise.all(clientFiles.map(sha256Of));
+    manyTools.push([
+      `nginx + aria2c -x4 ${ARIA2_VERIFIED}`,
+      () => manyClients((i) => aria2One(`client-${i}.bin`, { sample: false, checksum: checksums[i] ?? '' })),
+    ]);
   }
   await compare(`${sizes.clients} clients x ${sizes.clientFile / MiB} MiB`, manyTools);
 }
@@ -466,19 +507,27 @@ const limited = rows.find((r) => r.workload.includes('links'))?.workload ?? '';
 const smallW = rows.find((r) => r.workload.includes('KiB'))?.workload ?? '';
 const manyW = rows.find((r) => r.workload.includes('clients'))?.workload ?? '';
 const clientRss = Math.max(
-  ...(rows.find((r) => r.workload === big && r.tool === 'xfer')?.runs.map((s) => s.rssMiB ?? 0) ?? [0]),
+  ...(rows.find((r) => r.workload === big && r.tool === 'xfer')?.runs.map((s) => s.rssMiB ?? 0) ?? [
+    Number.NaN,
+  ]),
 );
 const clientCpu =
   median(
-    rows.find((r) => r.workload === big && r.tool === 'xfer')?.runs.map((s) => s.cpuSeconds ?? 0) ?? [0],
+    rows.find((r) => r.workload === big && r.tool === 'xfer')?.runs.map((s) => s.cpuSeconds ?? 0) ?? [
+      Number.NaN,
+    ],
   ) /
   (sizes.big / (1024 * MiB));
 const summary = {
   'xfer / aria2c, one big file': medianOf(big, 'xfer') / medianOf(big, 'aria2c -x4 -s4'),
+  'xfer / aria2c verifying SHA-256, one big file':
+    medianOf(big, 'xfer') / medianOf(big, `aria2c -x4 -s4 ${ARIA2_VERIFIED}`),
   'xfer / cp, one big file': medianOf(big, 'xfer') / medianOf(big, 'cp'),
   'aria2c / xfer, small files': medianOf(smallW, 'aria2c -i -j16') / medianOf(smallW, 'xfer client --once'),
   'xfer / nginx+aria2c throughput, many clients':
     medianOf(manyW, 'nginx + aria2c -x4') / medianOf(manyW, 'xfer server + xfer get'),
+  'xfer / nginx+aria2c verifying SHA-256 throughput, many clients':
+    medianOf(manyW, `nginx + aria2c -x4 ${ARIA2_VERIFIED}`) / medianOf(manyW, 'xfer server + xfer get'),
   '4 connections / 1 connection speed-up, limited link':
     medianOf(limited, 'xfer 1 connection') / medianOf(limited, 'xfer 4 connections'),
   'client peak RSS (MiB), one big file': clientRss,
