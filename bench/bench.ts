@@ -220,15 +220,31 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
-/** Runs each tool `runs` times, alternating tools between runs so drift hits them all alike. */
+/**
+ * Reads the workload's source files just before a timed run. A warm page cache
+ * cannot be taken for granted: this VM runs DAMON proactive reclaim (a kdamond
+ * with the `pageout` action), which pages out file data unused for a few
+ * seconds, so a file warmed a minute earlier is partly back on disk, and the
+ * first tool of each round paid for reading it while the next found it warm.
+ */
+function warm(paths: string): void {
+  execFileSync('sh', ['-c', `cat ${paths} > /dev/null`]);
+}
+
+/**
+ * Runs each tool `runs` times, alternating tools between runs so drift hits
+ * them all alike; `sources` (a shell glob) is read into the page cache first.
+ */
 async function compare(
   workload: string,
+  sources: string,
   tools: [string, () => Promise<Sample>][],
   runs = sizes.runs,
 ): Promise<void> {
   const byTool = new Map(tools.map(([name]) => [name, [] as Sample[]]));
   for (let run = 0; run < runs; run++) {
     for (const [name, fn] of tools) {
+      warm(sources);
       const sample = await fn();
       byTool.get(name)?.push(sample);
       log(`${workload} · ${name} · run ${run + 1}: ${sample.seconds.toFixed(2)} s`);
@@ -374,7 +390,7 @@ if (workloads.has('big')) {
       return watch('cp', [join(resources, 'big.bin'), join(out, 'big.bin')]).done;
     },
   ]);
-  await compare(`one ${sizes.big / MiB} MiB file`, bigTools);
+  await compare(`one ${sizes.big / MiB} MiB file`, join(resources, 'big.bin'), bigTools);
   serverCpuPerGiB =
     ((await cpuOf(server.child.pid ?? 0)) - serverCpuBefore) / (sizes.runs * (sizes.big / (1024 * MiB)));
 }
@@ -425,7 +441,11 @@ if (workloads.has('small')) {
       },
     ]);
   }
-  await compare(`${sizes.smallCount} files of ${sizes.smallSize / 1024} KiB`, smallTools);
+  await compare(
+    `${sizes.smallCount} files of ${sizes.smallSize / 1024} KiB`,
+    join(resources, 'small', '*'),
+    smallTools,
+  );
 }
 
 // 3. Many clients at once, each its own file: aggregate throughput.
@@ -456,7 +476,11 @@ if (workloads.has('clients')) {
       () => manyClients((i) => aria2One(`client-${i}.bin`, { sample: false, checksum: checksums[i] ?? '' })),
     ]);
   }
-  await compare(`${sizes.clients} clients x ${sizes.clientFile / MiB} MiB`, manyTools);
+  await compare(
+    `${sizes.clients} clients x ${sizes.clientFile / MiB} MiB`,
+    join(resources, 'client-*.bin'),
+    manyTools,
+  );
 }
 const serverPeakRss = await peakRssOf(server.child.pid ?? 0);
 
@@ -464,10 +488,14 @@ const serverPeakRss = await peakRssOf(server.child.pid ?? 0);
 if (workloads.has('limited')) {
   const relay = await Relay.start(server.port, () => ({ rateBytesPerSec: sizes.linkRate }));
   const relayAddr = `127.0.0.1:${relay.port}`;
-  await compare(`${sizes.limited / MiB} MiB over ${sizes.linkRate / MiB} MiB/s links`, [
-    ['xfer 4 connections', xferGet(['limited.bin'], ['--connections', '4'], relayAddr)],
-    ['xfer 1 connection', xferGet(['limited.bin'], ['--connections', '1'], relayAddr)],
-  ]);
+  await compare(
+    `${sizes.limited / MiB} MiB over ${sizes.linkRate / MiB} MiB/s links`,
+    join(resources, 'limited.bin'),
+    [
+      ['xfer 4 connections', xferGet(['limited.bin'], ['--connections', '4'], relayAddr)],
+      ['xfer 1 connection', xferGet(['limited.bin'], ['--connections', '1'], relayAddr)],
+    ],
+  );
   await relay.close();
 }
 

@@ -29,7 +29,7 @@ export interface DownloadOptions {
   pool: ConnectionPool;
   /** The pool slot this download's first connection uses (small files run side by side on different slots). */
   firstSlot?: number;
-  /** Where the file lands (`downloadPaths`), already checked to lie inside data/. */
+  /** Where the file lands (`DownloadFolder.paths`), already checked to lie inside data/. */
   paths: DownloadPaths;
   file: RemoteFile;
   policy: RetryPolicy;
