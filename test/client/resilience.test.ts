@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { XferServer } from '../../src/server/server.js';
@@ -9,7 +7,7 @@ import { finished, runCli, startCli } from '../helpers/cli.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
-import { patternBytes, sha256, sleep, tempDir, waitFor } from '../helpers/tmp.js';
+import { patternBytes, sha256, sleep, smallDisk, tempDir, waitFor } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 
@@ -162,18 +160,8 @@ describe('resilience', () => {
   });
 
   test('disk full: a clear ERR_XFER_DISK_FULL, exit 1, no crash, and the verified pieces kept', async (t) => {
-    const out = await mkdtemp(join(tmpdir(), 'xfer-small-disk-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', out], { stdio: 'ignore' });
-    } catch {
-      await rm(out, { recursive: true });
-      t.skip('mounting a small tmpfs needs root');
-      return;
-    }
-    t.after(async () => {
-      execFileSync('umount', [out], { stdio: 'ignore' });
-      await rm(out, { recursive: true });
-    });
+    const out = await smallDisk(t, '12m');
+    if (!out) return;
     const s = await startServer(t, { big: patternBytes(32 * MiB, 28) });
     const r = await runCli(['get', `127.0.0.1:${s.port}`, 'big', '--out', out, '--connections', '1']);
     assert.equal(r.code, 1, r.stderr);

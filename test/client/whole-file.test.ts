@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WHOLE_FILE_MAX_BYTES } from '../../src/client/whole-file.js';
@@ -11,7 +10,7 @@ import { catalogFrame, startFakeServer } from '../helpers/fake-server.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
-import { patternBytes, sha256, tempDir } from '../helpers/tmp.js';
+import { patternBytes, sha256, smallDisk, tempDir } from '../helpers/tmp.js';
 
 const KiB = 1024;
 
@@ -105,18 +104,8 @@ describe('small files (one request, verified in memory)', () => {
   });
 
   test('disk full: ERR_XFER_DISK_FULL and no .part left behind', async (t) => {
-    const out = await mkdtemp(join(tmpdir(), 'xfer-small-full-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', out], { stdio: 'ignore' });
-    } catch {
-      await rm(out, { recursive: true });
-      t.skip('mounting a small tmpfs needs root');
-      return;
-    }
-    t.after(async () => {
-      execFileSync('umount', [out], { stdio: 'ignore' });
-      await rm(out, { recursive: true });
-    });
+    const out = await smallDisk(t, '256k');
+    if (!out) return;
     await writeFile(join(out, 'filler'), Buffer.alloc(200 * KiB));
     const s = await startServer(t, { f: patternBytes(100 * KiB, 6) });
     const run = await newSession(t, s.port, { dataDir: out });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,4 +44,25 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/**
+ * A tiny tmpfs of `size` (e.g. '256k'), unmounted and removed when the test
+ * ends: a disk that fills up for real. Mounting needs root; without it the
+ * test is skipped with that reason and undefined is returned.
+ */
+export async function smallDisk(t: TestContext, size: string): Promise<string | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'xfer-small-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    await rm(dir, { recursive: true });
+    t.skip('mounting a small tmpfs needs root');
+    return undefined;
+  }
+  t.after(async () => {
+    execFileSync('umount', [dir], { stdio: 'ignore' });
+    await rm(dir, { recursive: true });
+  });
+  return dir;
 }
