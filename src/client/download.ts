@@ -55,10 +55,6 @@ const PIPELINE_DEPTH = 2;
 const BLOCK_BYTES = 8 * 1024 * 1024;
 /** From this size on the SHA-256 is computed by a worker thread during the download. */
 const OVERLAPPED_HASH_MIN_BYTES = 128 * 1024 * 1024;
-/** Gather network chunks into writes of about this size. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-/** Stop reading a connection while this much is waiting for the disk; resume below half. */
-const WRITE_HIGH_WATER = 4 * 1024 * 1024;
 /**
  * Smaller files get no resume state: fetching one again costs less than the
  * state's own fsync, rename and unlink (which dominate a many-small-files run).
@@ -75,7 +71,7 @@ const HEDGE_SPEED_RATIO = 2;
 /** How many rounds of "re-fetch the bad pieces" before a file is rejected as corrupt. */
 export const MAX_REPAIR_ROUNDS = 2;
 
-/** A contiguous range being fetched by one slot: [start, written) on disk, [written, received) in the write queue, [received, cursor) in flight, [cursor, end) not yet asked for. */
+/** A contiguous range being fetched by one slot: [start, written) on disk, [received, cursor) in flight, [cursor, end) not yet asked for. `written` trails `received` only after a failed write. */
 interface Part {
   start: number;
   written: number;
@@ -92,7 +88,8 @@ interface Slot {
   assigned: number;
   done: number;
   attempts: number;
-  sink: SlotSink;
+  /** A write failed (disk full, I/O error): the error to report instead of the connection's. */
+  diskError: XferError | undefined;
   /** For its speed: bytes received and when the first request went out. */
   receivedBytes: number;
   since: number;
@@ -343,7 +340,6 @@ export class FileDownload {
     this.o.signal.addEventListener('abort', abort, { once: true });
     try {
       const results = await Promise.allSettled(this.slots.map((slot) => this.work(slot)));
-      await Promise.allSettled(this.slots.map((s) => s.sink.drain()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (this.failure) throw this.failure;
       if (failed) throw failed.reason;
@@ -365,7 +361,7 @@ export class FileDownload {
         slot.attempts = 0;
       } catch (err) {
         // A disk error closes the connection to stop it; the disk error is the one to report.
-        const e = slot.sink.error ?? toXferError(err);
+        const e = slot.diskError ?? toXferError(err);
         if (this.o.signal.aborted || this.failure) return;
         if (slot.cancelled) {
           slot.cancelled = false;
@@ -449,11 +445,19 @@ export class FileDownload {
     if (!slow) return undefined;
     const slowRate = rate(slow) ?? 0;
     const { part } = slow;
-    const split = alignUp(
-      part.received + ((part.end - part.received) * slowRate) / (slowRate + thiefRate),
-      pieceSize,
-    );
-    return split < part.end ? this.takeOver(slow, split) : undefined;
+    // Where both would finish together, then the piece boundary on either side
+    // of it that ends sooner: always rounding up could leave the slow
+    // connection most of a piece more to fetch at its slow rate.
+    const even = part.received + ((part.end - part.received) * slowRate) / (slowRate + thiefRate);
+    const finish = (at: number) =>
+      Math.max(at > part.received ? (at - part.received) / slowRate : 0, (part.end - at) / thiefRate);
+    const split = [alignUp(even, pieceSize) - pieceSize, alignUp(even, pieceSize)]
+      .filter((at) => at >= part.received && at < part.end)
+      .reduce<number | undefined>(
+        (best, at) => (best === undefined || finish(at) < finish(best) ? at : best),
+        undefined,
+      );
+    return split === undefined ? undefined : this.takeOver(slow, split);
   }
 
   /** Moves [split, end) of `victim`'s part to a new part for the caller. */
@@ -489,8 +493,6 @@ export class FileDownload {
     offset: number,
     length: number,
   ): Promise<void> {
-    const { sink } = slot;
-    sink.connection = conn;
     await conn.get({
       name: this.name,
       offset,
@@ -503,29 +505,45 @@ export class FileDownload {
         if (slot.attempts > 0) slot.attempts = 0; // bytes arrive again: the next failure starts a fresh count
         // A part whose tail was taken over keeps only its own bytes, and stops once it has them.
         const keep = Math.min(chunk.length, part.end - position);
-        const more =
-          keep > 0 ? sink.push(part, keep < chunk.length ? chunk.subarray(0, keep) : chunk, position) : true;
+        if (keep > 0 && !slot.diskError) {
+          this.write(slot, part, keep < chunk.length ? chunk.subarray(0, keep) : chunk, position, conn);
+        }
         if (part.received >= part.end && part.cursor > part.end) {
           slot.cancelled = true;
-          sink.flush();
           this.o.pool.drop(this.poolSlot(slot));
         }
-        return more;
       },
       onLateError: (err) => {
         this.failure ??= err;
         this.o.pool.dropAll();
       },
     });
-    sink.flush();
-    if (sink.error) {
-      this.failure ??= sink.error;
-      throw sink.error;
+    if (slot.diskError) {
+      this.failure ??= slot.diskError;
+      throw slot.diskError;
     }
   }
 
+  /**
+   * Writes a chunk at its final offset at once: the chunk is the connection's
+   * read buffer, reused after this call. A synchronous positional write into
+   * the page cache costs less than a thread-pool round trip, and while it runs
+   * the socket is not read, so TCP itself holds the server back when the disk
+   * is slow. A failed write stops this connection; its error is the one reported.
+   */
+  private write(slot: Slot, part: Part, chunk: Buffer, position: number, conn: ClientConnection): void {
+    try {
+      this.file.writeSync(chunk, position);
+    } catch (err) {
+      slot.diskError = toXferError(err);
+      conn.close();
+      return;
+    }
+    this.onWritten(slot, part, position, position + chunk.length);
+  }
+
   private newSlot(index: number): Slot {
-    const slot: Slot = {
+    return {
       index,
       part: undefined,
       assigned: 0,
@@ -534,9 +552,8 @@ export class FileDownload {
       receivedBytes: 0,
       since: Date.now(),
       cancelled: false,
-      sink: new SlotSink(this.file, (part, from, to) => this.onWritten(slot, part, from, to)),
+      diskError: undefined,
     };
-    return slot;
   }
 
   /** Bytes [from, to) of `part` are on disk: count them, mark whole pieces done, maybe save resume state. */
@@ -619,75 +636,6 @@ export class FileDownload {
       n += end - start;
     }
     return n;
-  }
-}
-
-/**
- * Gathers one connection's chunks into large positional writes, one write at a
- * time (so bytes land in order), and tells the connection to pause while the
- * disk is behind.
- */
-class SlotSink {
-  connection: ClientConnection | undefined;
-  error: XferError | undefined;
-  private batch: Buffer[] = [];
-  private batchPart: Part | undefined;
-  private batchStart = 0;
-  private batchBytes = 0;
-  private pending = 0;
-  private paused = false;
-  private chain: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly file: PartFile,
-    private readonly written: (part: Part, from: number, to: number) => void,
-  ) {}
-
-  /** Returns false when the connection should stop reading until the disk catches up. */
-  push(part: Part, chunk: Buffer, position: number): boolean {
-    if (this.batchBytes > 0 && (position !== this.batchStart + this.batchBytes || part !== this.batchPart))
-      this.flush();
-    if (this.batchBytes === 0) {
-      this.batchStart = position;
-      this.batchPart = part;
-    }
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    if (this.batchBytes >= WRITE_BATCH_BYTES) this.flush();
-    if (this.pending >= WRITE_HIGH_WATER) this.paused = true;
-    return !this.paused;
-  }
-
-  flush(): void {
-    const part = this.batchPart;
-    if (this.batchBytes === 0 || !part) return;
-    const chunks = this.batch;
-    const start = this.batchStart;
-    const bytes = this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    this.pending += bytes;
-    this.chain = this.chain.then(async () => {
-      if (this.error) return;
-      try {
-        await this.file.write(chunks, start);
-        this.written(part, start, start + bytes);
-      } catch (err) {
-        this.error = toXferError(err);
-        this.connection?.close();
-      } finally {
-        this.pending -= bytes;
-        if (this.paused && this.pending < WRITE_HIGH_WATER / 2) {
-          this.paused = false;
-          this.connection?.resumeReading();
-        }
-      }
-    });
-  }
-
-  async drain(): Promise<void> {
-    this.flush();
-    await this.chain;
   }
 }
 

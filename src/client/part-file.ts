@@ -1,4 +1,4 @@
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FileError, toXferError } from '../errors.js';
 
@@ -37,33 +37,14 @@ export class PartFile {
     return new PartFile(fh, path);
   }
 
-  /** Positional vectored write: a batch of network chunks goes to disk in one syscall, without copying. */
-  async write(chunks: Buffer[], position: number): Promise<void> {
-    let pos = position;
-    let rest = chunks;
-    while (rest.length > 0) {
-      const { bytesWritten } = await this.fh.writev(rest, pos);
-      pos += bytesWritten;
-      rest = dropBytes(rest, bytesWritten);
+  /** Writes `chunk` at `position` now (a short write is rare but legal, so it loops). */
+  writeSync(chunk: Buffer, position: number): void {
+    for (let done = 0; done < chunk.length;) {
+      done += writeSync(this.fh.fd, chunk, done, chunk.length - done, position + done);
     }
   }
 
   close(): Promise<void> {
     return this.fh.close();
   }
-}
-
-/** What is left of `chunks` after the first `n` bytes (a short write is rare but legal). */
-function dropBytes(chunks: Buffer[], n: number): Buffer[] {
-  let skip = n;
-  const out: Buffer[] = [];
-  for (const c of chunks) {
-    if (skip >= c.length) {
-      skip -= c.length;
-      continue;
-    }
-    out.push(skip > 0 ? c.subarray(skip) : c);
-    skip = 0;
-  }
-  return out;
 }

@@ -45,11 +45,12 @@ export class WholeFileDownload {
       resumedBytes: 0,
     });
     for (let round = 0; ; round++) {
-      const chunks = await this.fetchWithRetries();
-      const hash = createHash('sha256');
-      for (const c of chunks) hash.update(c);
-      if (this.received === identity.size && hash.digest().equals(identity.sha256)) {
-        this.land(chunks);
+      const bytes = await this.fetchWithRetries();
+      if (
+        this.received === identity.size &&
+        createHash('sha256').update(bytes).digest().equals(identity.sha256)
+      ) {
+        this.land(bytes);
         return { sha256: identity.sha256.toString('hex'), bytesTransferred: this.bytesTransferred };
       }
       if (round >= MAX_REPAIR_ROUNDS) {
@@ -68,7 +69,7 @@ export class WholeFileDownload {
   }
 
   /** The file's bytes, retrying connection failures with back-off as the policy says. */
-  private async fetchWithRetries(): Promise<Buffer[]> {
+  private async fetchWithRetries(): Promise<Buffer> {
     const { pool, signal, policy } = this.o;
     const slot = (this.o.firstSlot ?? 0) % pool.size;
     for (let attempt = 1; ; attempt++) {
@@ -106,9 +107,9 @@ export class WholeFileDownload {
     }
   }
 
-  private async fetchOnce(slot: number): Promise<Buffer[]> {
+  private async fetchOnce(slot: number): Promise<Buffer> {
     const { file } = this.o;
-    const chunks: Buffer[] = [];
+    const bytes = Buffer.allocUnsafe(file.identity.size);
     this.received = 0;
     const conn = await this.o.pool.connection(slot);
     await conn.get({
@@ -116,23 +117,23 @@ export class WholeFileDownload {
       offset: 0,
       length: file.identity.size,
       expect: file.identity,
-      onChunk: (chunk) => {
-        chunks.push(chunk);
+      // The chunk is the connection's read buffer: copy it out now. The
+      // connection delivers exactly the `size` bytes asked for, in order.
+      onChunk: (chunk, position) => {
+        chunk.copy(bytes, position);
         this.received += chunk.length;
         this.bytesTransferred += chunk.length;
-        return true;
       },
       // Bytes whose SHA-256 matches are the expected file, whatever the server
       // reports afterwards; bytes that do not match are fetched again.
       onLateError: () => undefined,
     });
-    return chunks;
+    return bytes;
   }
 
   /** Verified bytes to `NAME.part` (never through a symlink), then renamed into place. */
-  private land(chunks: Buffer[]): void {
+  private land(data: Buffer): void {
     const { part, final } = this.o.paths;
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.received);
     let fd: number;
     try {
       // O_NONBLOCK: a FIFO planted as the .part fails to open instead of blocking.

@@ -134,7 +134,13 @@ describe('resilience', () => {
     t.diagnostic(
       `4 fast: ${allFast.toFixed(2)} s; 1 slow + 3 fast: ${oneSlow.toFixed(2)} s; 3 fast alone would need ${threeFastNeed.toFixed(2)} s; without stealing the slow part alone takes ${(content.length / 4 / MiB).toFixed(0)} s`,
     );
-    assert.ok(oneSlow < threeFastNeed * 2 + 0.5, `one slow connection took ${oneSlow.toFixed(2)} s`);
+    // Relative to the all-fast run, so a loaded machine slows both alike. Rounding
+    // the hedge split always up to a piece boundary left the slow connection a
+    // whole extra MiB at 1 MiB/s: about 2.0 s here.
+    assert.ok(
+      oneSlow < Math.max(threeFastNeed, allFast) * 1.5,
+      `one slow connection took ${oneSlow.toFixed(2)} s (4 fast: ${allFast.toFixed(2)} s)`,
+    );
   });
 
   test('a source replaced between runs restarts with a message and ends exact', async (t) => {
