@@ -51,6 +51,8 @@ export class Reporter {
           bytesPerSecond: 0,
           parts: [],
         };
+        // The first plain progress line comes a full interval in, with a measured speed, never "0 B/s".
+        this.lastPlain = Date.now();
         // A small file is one round trip: its done line is enough (a log of thousands stays half as long).
         if (this.mode === 'plain' && event.size > WHOLE_FILE_MAX_BYTES)
           this.message(

@@ -73,4 +73,19 @@ describe('what a person sees', () => {
     assert.match(r.stderr, /movie\.bin: fetching 8388608 bytes over 4 connections/);
     assert.match(r.stderr, /✓ movie\.bin/);
   });
+
+  test('plain progress lines come every 2 s with a measured speed, never a first "0 B/s"', async (t) => {
+    // 4 connections paced at 1 MiB/s each: about 3 s for 12 MiB.
+    const s = await startServer(
+      t,
+      { 'slow.bin': patternBytes(12 * MiB, 43) },
+      { limits: { bytesPerSecondPerConnection: MiB } },
+    );
+    const out = await tempDir(t);
+    const r = await runCli(['get', `127.0.0.1:${s.port}`, 'slow.bin', '--out', out], { env: {} });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => / parts 0:/.test(l));
+    assert.ok(lines.length >= 1 && lines.length <= 2, r.stderr);
+    for (const line of lines) assert.match(line, /% [1-9][\d.]* [KM]B\/s parts/);
+  });
 });
