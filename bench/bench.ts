@@ -3,7 +3,7 @@
  * on this machine, with the page cache warm. Prints a Markdown table with
  * ratios and writes the same numbers as JSON. Not part of `npm test`.
  *
- *   npm run bench                 # the full run (about 5 minutes on 2 cores)
+ *   npm run bench                 # the full run (about 8 minutes on 2 cores)
  *   npm run bench -- --quick      # smaller files, for a first look
  *   npm run bench -- --out FILE   # where the JSON goes (default: bench-results.json)
  *   npm run bench -- --only small,clients   # some workloads: big, small, clients, limited
