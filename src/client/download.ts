@@ -376,25 +376,12 @@ export class FileDownload {
         slot.part.cursor = slot.part.received;
         this.o.pool.drop(this.poolSlot(slot));
         slot.attempts++;
-        if (slot.attempts > this.o.policy.maxAttempts) {
-          this.failure ??= new XferError(
-            e.code,
-            `Gave up on "${printableName(this.name)}" after ${slot.attempts - 1} retries: ${e.message}`,
-            { cause: e },
-          );
+        const gaveUp = giveUpAfter(this.o, slot.attempts, e);
+        if (gaveUp) {
+          this.failure ??= gaveUp;
           throw this.failure;
         }
-        const delayMs = backoffDelay(slot.attempts, this.o.policy);
-        this.o.emit({
-          type: 'retry',
-          file: this.name,
-          part: slot.index,
-          attempt: slot.attempts,
-          delayMs,
-          code: e.code,
-          message: e.message,
-        });
-        await sleep(delayMs, this.o.signal).catch(() => undefined);
+        await backOff(this.o, slot.index, slot.attempts, e);
       }
     }
   }
@@ -665,6 +652,28 @@ function maxBy<T>(items: T[], score: (item: T) => number): T | undefined {
 
 function* iterate(set: PieceSet): Generator<number> {
   for (let p = 0; p < set.count; p++) if (set.has(p)) yield p;
+}
+
+/** Past the policy's attempts, the error that ends the download; undefined while retries remain. */
+export function giveUpAfter(o: DownloadOptions, attempt: number, e: XferError): XferError | undefined {
+  if (attempt <= o.policy.maxAttempts) return undefined;
+  return new XferError(
+    e.code,
+    `Gave up on "${printableName(o.file.name)}" after ${attempt - 1} retries: ${e.message}`,
+    { cause: e },
+  );
+}
+
+/** Reports retry number `attempt` of `part` and waits out its back-off (cut short by an abort). */
+export async function backOff(
+  o: DownloadOptions,
+  part: number,
+  attempt: number,
+  e: XferError,
+): Promise<void> {
+  const delayMs = backoffDelay(attempt, o.policy);
+  o.emit({ type: 'retry', file: o.file.name, part, attempt, delayMs, code: e.code, message: e.message });
+  await sleep(delayMs, o.signal).catch(() => undefined);
 }
 
 export function abortError(): XferError {

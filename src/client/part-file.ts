@@ -37,14 +37,19 @@ export class PartFile {
     return new PartFile(fh, path);
   }
 
-  /** Writes `chunk` at `position` now (a short write is rare but legal, so it loops). */
+  /** Writes `chunk` at `position` now. */
   writeSync(chunk: Buffer, position: number): void {
-    for (let done = 0; done < chunk.length;) {
-      done += writeSync(this.fh.fd, chunk, done, chunk.length - done, position + done);
-    }
+    writeAllSync(this.fh.fd, chunk, position);
   }
 
   close(): Promise<void> {
     return this.fh.close();
+  }
+}
+
+/** Writes all of `data` at `position` (a short write is rare but legal, so it loops). */
+export function writeAllSync(fd: number, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length;) {
+    done += writeSync(fd, data, done, data.length - done, position + done);
   }
 }

@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { FileError, IntegrityError, XferError, toXferError } from '../errors.js';
+import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
+import { FileError, IntegrityError, toXferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
-import { MAX_REPAIR_ROUNDS, abortError, type DownloadOptions, type DownloadResult } from './download.js';
+import {
+  MAX_REPAIR_ROUNDS,
+  abortError,
+  backOff,
+  giveUpAfter,
+  type DownloadOptions,
+  type DownloadResult,
+} from './download.js';
+import { writeAllSync } from './part-file.js';
 import type { PartProgress } from './events.js';
-import { backoffDelay, sleep } from './retry.js';
 
 /**
  * Files up to this size are fetched with one request, verified in memory and
@@ -70,7 +77,7 @@ export class WholeFileDownload {
 
   /** The file's bytes, retrying connection failures with back-off as the policy says. */
   private async fetchWithRetries(): Promise<Buffer> {
-    const { pool, signal, policy } = this.o;
+    const { pool, signal } = this.o;
     const slot = (this.o.firstSlot ?? 0) % pool.size;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw abortError();
@@ -83,24 +90,9 @@ export class WholeFileDownload {
         const e = toXferError(err);
         if (!e.retryable) throw e;
         pool.drop(slot);
-        if (attempt > policy.maxAttempts) {
-          throw new XferError(
-            e.code,
-            `Gave up on "${printableName(this.o.file.name)}" after ${attempt - 1} retries: ${e.message}`,
-            { cause: e },
-          );
-        }
-        const delayMs = backoffDelay(attempt, policy);
-        this.o.emit({
-          type: 'retry',
-          file: this.o.file.name,
-          part: 0,
-          attempt,
-          delayMs,
-          code: e.code,
-          message: e.message,
-        });
-        await sleep(delayMs, signal).catch(() => undefined);
+        const gaveUp = giveUpAfter(this.o, attempt, e);
+        if (gaveUp) throw gaveUp;
+        await backOff(this.o, 0, attempt, e);
       } finally {
         signal.removeEventListener('abort', abort);
       }
@@ -134,33 +126,21 @@ export class WholeFileDownload {
   /** Verified bytes to `NAME.part` (never through a symlink), then renamed into place. */
   private land(data: Buffer): void {
     const { part, final } = this.o.paths;
+    const notRegular = (cause?: unknown) =>
+      new FileError('ERR_XFER_UNSAFE_PATH', `${part} is not a regular file; refusing to write through it.`, {
+        cause,
+      });
     let fd: number;
     try {
-      // O_NONBLOCK: a FIFO planted as the .part fails to open instead of blocking.
+      // O_NONBLOCK: a FIFO planted as the .part fails to open (ENXIO) instead of blocking.
       fd = openSync(part, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
     } catch (err) {
-      if (
-        (err as NodeJS.ErrnoException).code === 'ELOOP' ||
-        (err as NodeJS.ErrnoException).code === 'ENXIO'
-      ) {
-        throw new FileError(
-          'ERR_XFER_UNSAFE_PATH',
-          `${part} is not a regular file; refusing to write through it.`,
-          {
-            cause: err,
-          },
-        );
-      }
-      throw toXferError(err);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'ELOOP' || code === 'ENXIO' ? notRegular(err) : toXferError(err);
     }
     try {
-      if (!fstatSync(fd).isFile()) {
-        throw new FileError(
-          'ERR_XFER_UNSAFE_PATH',
-          `${part} is not a regular file; refusing to write through it.`,
-        );
-      }
-      for (let pos = 0; pos < data.length;) pos += writeSync(fd, data, pos, data.length - pos, pos);
+      if (!fstatSync(fd).isFile()) throw notRegular();
+      writeAllSync(fd, data, 0);
     } catch (err) {
       closeSync(fd);
       rmSync(part, { force: true });
