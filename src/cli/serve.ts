@@ -20,6 +20,8 @@ Options:
   --tls-cert F        serve TLS with this certificate (PEM)
   --tls-key F         ... and this private key (PEM)
   --limit-rate RATE   cap each connection's sending rate, e.g. 10M (default: no cap)
+  --limit-rate-total RATE  cap all connections' sending rate together, e.g. 50M
+                      (one budget shared evenly; default: no cap)
   --log FILE          also append the log to FILE (like the original server.log)
   --verbose           log every connection and every range served
   -h, --help          show this help
@@ -40,12 +42,14 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
       'tls-key': { type: 'string' },
       log: { type: 'string' },
       'limit-rate': { type: 'string' },
+      'limit-rate-total': { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
     'serve',
   );
   const port = intOption(values.port, 'port', 0, 65535, DEFAULT_PORT);
   const bytesPerSecondPerConnection = rateOption(values['limit-rate'], 'limit-rate', 0);
+  const bytesPerSecondTotal = rateOption(values['limit-rate-total'], 'limit-rate-total', 0);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
     throw new UsageError('--tls-cert and --tls-key go together.');
   }
@@ -60,7 +64,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
     port,
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),
-    limits: { bytesPerSecondPerConnection },
+    limits: { bytesPerSecondPerConnection, bytesPerSecondTotal },
   });
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   server.on('log', ({ level, message }) => {

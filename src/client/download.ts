@@ -70,6 +70,18 @@ const HEDGE_MIN_OBSERVED_MS = 200;
 const HEDGE_SPEED_RATIO = 2;
 /** How many rounds of "re-fetch the bad pieces" before a file is rejected as corrupt. */
 export const MAX_REPAIR_ROUNDS = 2;
+/**
+ * Behind a load balancer a GET may reach a backend holding another version of
+ * the file, which refuses it (ERR_XFER_CHANGED) before sending a byte. Such a
+ * refusal is retried on a fresh connection, which may reach another backend,
+ * while a part has failed fewer times than this; then the file counts as changed.
+ */
+export const MAX_VERSION_REFUSALS = 4;
+
+/** Whether a failed GET is worth another try on a fresh connection after `failures` failures in a row. */
+export function worthRetrying(e: XferError, failures: number): boolean {
+  return e.retryable || (e.code === 'ERR_XFER_CHANGED' && failures < MAX_VERSION_REFUSALS);
+}
 
 /** A contiguous range being fetched by one slot: [start, written) on disk, [received, cursor) in flight, [cursor, end) not yet asked for. `written` trails `received` only after a failed write. */
 interface Part {
@@ -367,7 +379,7 @@ export class FileDownload {
           slot.cancelled = false;
           continue;
         }
-        if (!e.retryable) {
+        if (!worthRetrying(e, slot.attempts)) {
           this.failure ??= e;
           this.o.pool.dropAll();
           throw e;

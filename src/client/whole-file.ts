@@ -9,6 +9,7 @@ import {
   giveUpAfter,
   type DownloadOptions,
   type DownloadResult,
+  worthRetrying,
 } from './download.js';
 import { writeAllSync } from './part-file.js';
 import type { PartProgress } from './events.js';
@@ -88,7 +89,7 @@ export class WholeFileDownload {
       } catch (err) {
         if (signal.aborted) throw abortError();
         const e = toXferError(err);
-        if (!e.retryable) throw e;
+        if (!worthRetrying(e, attempt - 1)) throw e;
         pool.drop(slot);
         const gaveUp = giveUpAfter(this.o, attempt, e);
         if (gaveUp) throw gaveUp;

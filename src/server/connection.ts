@@ -36,6 +36,8 @@ export interface ConnectionHost {
   readonly catalog: Catalog;
   readonly limits: ServerLimits;
   readonly token: string | undefined;
+  /** The server-wide send cap every connection shares (`limits.bytesPerSecondTotal`), if any. */
+  readonly totalPacer: Pacer | undefined;
   log(entry: ServerLog): void;
   /** Claims one of the client's data-connection slots for a file; false when all are taken. */
   claimFileSlot(key: string): boolean;
@@ -62,7 +64,8 @@ export class ServerConnection {
   private tokens: number;
   private lastRefill = Date.now();
   private readonly handshakeTimer: NodeJS.Timeout;
-  private readonly pacer: Pacer | undefined;
+  /** The connection's own cap, then the server-wide one: each chunk waits for both. */
+  private readonly pacers: Pacer[] = [];
   private readonly readBuffers = new ReadBuffers();
   readonly peer: string;
 
@@ -73,7 +76,8 @@ export class ServerConnection {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.tokens = host.limits.requestBurst;
     const rate = host.limits.bytesPerSecondPerConnection;
-    this.pacer = rate > 0 ? new Pacer(rate) : undefined;
+    if (rate > 0) this.pacers.push(new Pacer(rate));
+    if (host.totalPacer) this.pacers.push(host.totalPacer);
     this.decoder = new FrameDecoder(
       { peer: 'client', maxFrameSize: host.limits.maxClientFrameBytes },
       {
@@ -281,13 +285,14 @@ export class ServerConnection {
       );
     }
     try {
-      if (req.length <= SMALL_READ_BYTES && !this.pacer && (await this.answerSmallGet(req))) return;
+      if (req.length <= SMALL_READ_BYTES && this.pacers.length === 0 && (await this.answerSmallGet(req)))
+        return;
       await this.withFile(req.name, async (file) => {
         checkGet(req, file, await this.host.catalog.hashes(file));
         this.send({ type: 'data', requestId: req.requestId, offset: req.offset, length: req.length });
         this.streaming = true;
         try {
-          await sendRange(this.socket, file.fh, req.offset, req.length, this.readBuffers, this.pacer);
+          await sendRange(this.socket, file.fh, req.offset, req.length, this.readBuffers, this.pacers);
         } catch (err) {
           throw new MidStreamError(toXferError(err));
         } finally {

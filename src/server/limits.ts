@@ -24,6 +24,8 @@ export interface ServerLimits {
   shutdownGraceMs: number;
   /** Bytes per second each connection may send; 0 for no cap (`xfer serve --limit-rate`). */
   bytesPerSecondPerConnection: number;
+  /** Bytes per second all connections together may send; 0 for no cap (`xfer serve --limit-rate-total`). */
+  bytesPerSecondTotal: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -39,4 +41,5 @@ export const DEFAULT_LIMITS: ServerLimits = {
   authFailuresPerMinute: 10,
   shutdownGraceMs: 5_000,
   bytesPerSecondPerConnection: 0,
+  bytesPerSecondTotal: 0,
 };

@@ -48,7 +48,7 @@ export async function sendRange(
   offset: number,
   length: number,
   buffers: ReadBuffers,
-  pace?: Pacer,
+  pacers: readonly Pacer[] = [],
 ): Promise<void> {
   const end = offset + length;
   // Once the socket is destroyed Node may never call the callbacks of writes in
@@ -65,8 +65,8 @@ export async function sendRange(
     for (let pos = offset; pos < end;) {
       if (socket.destroyed || socket.writableEnded) throw closedError();
       const buf = await Promise.race([buffers.take(), closed]);
-      const want = Math.min(pace ? pace.chunkSize : buf.length, buf.length, end - pos);
-      if (pace) await pace.wait(want);
+      const want = Math.min(buf.length, end - pos, ...pacers.map((p) => p.chunkSize));
+      for (const pacer of pacers) await pacer.wait(want);
       let bytesRead: number;
       try {
         ({ bytesRead } = await fh.read(buf, 0, want, pos));
@@ -89,22 +89,28 @@ export async function sendRange(
 }
 
 /**
- * Caps a connection's send rate (`--limit-rate`): each chunk waits until the
- * bytes already sent fit the budget. Chunks of 1/20 s keep the pace smooth.
+ * Caps a send rate: each chunk waits for its turn in a token bucket. One
+ * Pacer per connection caps that connection (`--limit-rate`); one shared by
+ * every connection caps the whole server (`--limit-rate-total`), and since
+ * turns are handed out in order, connections share it evenly. Chunks of
+ * 1/20 s keep the pace smooth; an idle pacer saves up at most one such chunk,
+ * so a pause is never followed by a burst above the cap.
  */
 export class Pacer {
   readonly chunkSize: number;
-  private readonly started = Date.now();
-  private sent = 0;
+  /** When the bytes reserved so far have all been paid for. */
+  private paidUntil = Date.now();
 
   constructor(private readonly bytesPerSecond: number) {
     this.chunkSize = Math.max(16 * 1024, Math.min(READ_SIZE, Math.floor(bytesPerSecond / 20)));
   }
 
   async wait(bytes: number): Promise<void> {
-    const due = this.started + (this.sent / this.bytesPerSecond) * 1000;
-    this.sent += bytes;
-    const delay = due - Date.now();
+    const now = Date.now();
+    const burstMs = (this.chunkSize / this.bytesPerSecond) * 1000;
+    const due = Math.max(this.paidUntil, now - burstMs);
+    this.paidUntil = due + (bytes / this.bytesPerSecond) * 1000;
+    const delay = due - now;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }

@@ -8,6 +8,7 @@ import type { XferErrorCode } from '../errors.js';
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost, type ServerLog } from './connection.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
+import { Pacer } from './range-sender.js';
 import { TextListWriter } from './text-list.js';
 
 export interface ServerOptions {
@@ -35,6 +36,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   readonly catalog: Catalog;
   readonly limits: ServerLimits;
   readonly token: string | undefined;
+  readonly totalPacer: Pacer | undefined;
   private readonly server: Server;
   private readonly connections = new Set<ServerConnection>();
   private readonly perIp = new Map<string, number>();
@@ -47,6 +49,8 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     super();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.token = options.token;
+    const total = this.limits.bytesPerSecondTotal;
+    this.totalPacer = total > 0 ? new Pacer(total) : undefined;
     this.catalog = new Catalog(join(options.root, 'resources'));
     this.textList = new TextListWriter(join(options.root, 'text.txt'));
     const onSocket = (socket: Socket) => this.accept(socket);

@@ -27,4 +27,27 @@ describe('range sender', () => {
     // 256 KiB at 1 MiB/s: the last chunk is due after about 200 ms.
     assert.ok(elapsed >= 150, `only ${elapsed} ms`);
   });
+
+  test('a pacer shared by several senders holds them together to its rate', async () => {
+    const pacer = new Pacer(1024 * 1024);
+    const t0 = Date.now();
+    // Four senders of 64 KiB each: 256 KiB in all, so the last chunk is due after about 200 ms.
+    await Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        for (let sent = 0; sent < 64 * 1024; sent += pacer.chunkSize) await pacer.wait(pacer.chunkSize);
+      }),
+    );
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 150, `four senders shared 1 MiB/s yet finished 256 KiB in ${elapsed} ms`);
+  });
+
+  test('an idle pacer saves up at most one chunk, so a pause is not followed by a burst', async () => {
+    const pacer = new Pacer(1024 * 1024);
+    await new Promise((r) => setTimeout(r, 300)); // idle: 300 KiB of budget would pile up unbounded
+    const t0 = Date.now();
+    for (let i = 0; i < 6; i++) await pacer.wait(pacer.chunkSize);
+    const elapsed = Date.now() - t0;
+    // The saved-up chunk and the first go at once; the other four take about 200 ms at 1 MiB/s.
+    assert.ok(elapsed >= 150, `six chunks after a pause went out in ${elapsed} ms`);
+  });
 });

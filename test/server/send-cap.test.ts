@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import type { ClientConnection } from '../../src/client/connection.js';
+import type { FileIdentity } from '../../src/protocol/index.js';
+import { startServer, type TempServer } from '../helpers/server.js';
+import { patternBytes } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+
+/** Four connections (four clients) each GET a quarter of `f` at once; returns the bytes and the time taken. */
+async function fetchInQuarters(s: TempServer, size: number): Promise<{ bytes: Buffer; ms: number }> {
+  const conns: ClientConnection[] = await Promise.all(
+    [0, 1, 2, 3].map(() => s.connect({ sessionId: randomBytes(16) })),
+  );
+  const expect: FileIdentity = (await conns[0]!.stat('f')).identity;
+  const quarter = size / 4;
+  const t0 = performance.now();
+  const parts = await Promise.all(
+    conns.map(async (conn, i) => {
+      const chunks: Buffer[] = [];
+      await conn.get({
+        name: 'f',
+        offset: i * quarter,
+        length: quarter,
+        expect,
+        onChunk: (c) => void chunks.push(Buffer.from(c)),
+      });
+      return Buffer.concat(chunks);
+    }),
+  );
+  const ms = performance.now() - t0;
+  conns.forEach((c) => c.close());
+  return { bytes: Buffer.concat(parts), ms };
+}
+
+describe('server-wide send cap (--limit-rate-total)', () => {
+  test('several connections together send no faster than the cap, and every byte is right', async (t) => {
+    const size = 6 * MiB;
+    const content = patternBytes(size, 11);
+    const cap = 4 * MiB;
+    const free = await startServer(t, { f: content });
+    const capped = await startServer(t, { f: content }, { limits: { bytesPerSecondTotal: cap } });
+
+    const baseline = await fetchInQuarters(free, size);
+    const run = await fetchInQuarters(capped, size);
+
+    assert.ok(baseline.bytes.equals(content), 'the uncapped bytes are the file');
+    assert.ok(run.bytes.equals(content), 'the capped bytes are the file');
+    // 6 MiB at 4 MiB/s is 1500 ms; an idle pacer may send one chunk (1/20 s) early.
+    const floorMs = (size / cap) * 1000 - 1000 / 20;
+    assert.ok(
+      run.ms >= floorMs - 25,
+      `4 connections moved 6 MiB in ${run.ms.toFixed(0)} ms under a 4 MiB/s cap`,
+    );
+    // The cap, not this machine, is what held the capped run back.
+    assert.ok(
+      baseline.ms * 2 < run.ms,
+      `uncapped ${baseline.ms.toFixed(0)} ms vs capped ${run.ms.toFixed(0)} ms: the cap did not bind`,
+    );
+  });
+
+  test('a per-connection cap alone lets four connections move four times as much', async (t) => {
+    const size = 4 * MiB;
+    const content = patternBytes(size, 12);
+    const rate = 2 * MiB;
+    const perConnection = await startServer(
+      t,
+      { f: content },
+      { limits: { bytesPerSecondPerConnection: rate } },
+    );
+    const total = await startServer(t, { f: content }, { limits: { bytesPerSecondTotal: rate } });
+
+    const each = await fetchInQuarters(perConnection, size);
+    const shared = await fetchInQuarters(total, size);
+
+    assert.ok(each.bytes.equals(content) && shared.bytes.equals(content));
+    // 4 MiB at 2 MiB/s for the whole server: at least about 2 s, whatever the load.
+    assert.ok(shared.ms >= (size / rate) * 1000 - 75, `the shared cap took only ${shared.ms.toFixed(0)} ms`);
+    // Each connection with its own 2 MiB/s: 1 MiB each, so about 0.5 s; measured against the shared run.
+    assert.ok(
+      each.ms * 2 < shared.ms,
+      `per-connection ${each.ms.toFixed(0)} ms vs server-wide ${shared.ms.toFixed(0)} ms`,
+    );
+  });
+});
