@@ -386,7 +386,8 @@ export class FileDownload {
         }
         // Whatever was in flight is asked for again, from the first byte not received.
         slot.part.cursor = slot.part.received;
-        this.o.pool.drop(this.poolSlot(slot));
+        if (e.code === 'ERR_XFER_CHANGED') this.o.pool.replace(this.poolSlot(slot));
+        else this.o.pool.drop(this.poolSlot(slot));
         slot.attempts++;
         const gaveUp = giveUpAfter(this.o, slot.attempts, e);
         if (gaveUp) {

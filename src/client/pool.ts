@@ -34,6 +34,20 @@ export class ConnectionPool {
     conn?.then((c) => c.close()).catch(() => undefined);
   }
 
+  /**
+   * Opens a fresh connection for a slot whose backend refused a request, and
+   * closes the refused one only once the fresh one is open: behind a
+   * `leastconn` balancer the refused connection still counts against its
+   * backend meanwhile, so the fresh one goes to another backend.
+   */
+  replace(slot: number): void {
+    const refused = this.slots.get(slot);
+    this.slots.delete(slot);
+    void Promise.allSettled([this.connection(slot)]).then(() =>
+      refused?.then((c) => c.close()).catch(() => undefined),
+    );
+  }
+
   /** Closes every connection (to stop work in flight); later requests reconnect. */
   dropAll(): void {
     for (const slot of [...this.slots.keys()]) this.drop(slot);

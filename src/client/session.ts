@@ -136,6 +136,8 @@ export class ClientSession {
             message: `"${printableName(name)}" changed on the server; starting over.`,
           });
           this.catalog.delete(name);
+          // Behind a load balancer the backend that told us the identity may be the odd one out: ask afresh.
+          this.pool.drop(0);
         }
       }
     } catch (err) {

@@ -90,7 +90,8 @@ export class WholeFileDownload {
         if (signal.aborted) throw abortError();
         const e = toXferError(err);
         if (!worthRetrying(e, attempt - 1)) throw e;
-        pool.drop(slot);
+        if (e.code === 'ERR_XFER_CHANGED') pool.replace(slot);
+        else pool.drop(slot);
         const gaveUp = giveUpAfter(this.o, attempt, e);
         if (gaveUp) throw gaveUp;
         await backOff(this.o, 0, attempt, e);

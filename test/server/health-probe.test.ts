@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ServerLog } from '../../src/server/connection.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { startServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/tmp.js';
+
+/**
+ * A load balancer probes each backend every second or so. Such probes must
+ * not fill the log: at the default verbosity (debug hidden, as `xfer serve`
+ * shows it) they leave no line at all.
+ */
+describe('health probes', () => {
+  test('connect-and-close, a handshake dropped after WELCOME, and a reset leave no log line above debug', async (t) => {
+    const s = await startServer(t, { f: 'hello' });
+    const logged: ServerLog[] = [];
+    s.server.on('log', (entry) => logged.push(entry));
+
+    // A TCP check: connect, read the preamble, close.
+    const tcp = await RawPeer.open(s.port);
+    await waitFor(() => tcp.socket.bytesRead >= 10, 5000, 'the server preamble');
+    tcp.socket.end();
+    // HAProxy's tcp-check as docs/scaling.md configures it: preamble + HELLO, expect WELCOME, close.
+    const handshake = await RawPeer.open(s.port);
+    handshake.hello();
+    await waitFor(() => handshake.messages.some((m) => m.type === 'welcome'), 5000, 'WELCOME');
+    handshake.socket.end();
+    // Some checkers close with a reset rather than a FIN.
+    const reset = await RawPeer.open(s.port);
+    reset.hello();
+    await waitFor(() => reset.messages.some((m) => m.type === 'welcome'), 5000, 'WELCOME');
+    reset.socket.resetAndDestroy();
+
+    await waitFor(() => [tcp, handshake, reset].every((p) => p.closed), 5000, 'the probes closing');
+    // The server has seen each close once all three are gone: a late line would show up by now.
+    const conn = await s.connect();
+    await conn.list();
+    assert.deepEqual(
+      logged.filter((e) => e.level !== 'debug'),
+      [],
+      'probes are logged only at debug level (xfer serve --verbose)',
+    );
+    assert.ok(
+      logged.some((e) => e.level === 'debug'),
+      'the handshake probes were seen (at debug level)',
+    );
+  });
+});

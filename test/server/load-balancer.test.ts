@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { finished, startCli, type CliResult } from '../helpers/cli.js';
+import {
+  haproxyBinary,
+  startHaproxy,
+  startServe,
+  type RunningHaproxy,
+  type ServeProcess,
+} from '../helpers/haproxy.js';
+import { patternBytes, sha256, tempDir, waitFor } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * Several real `xfer serve` processes behind a real HAProxy, with the config
+ * docs/scaling.md shows, and real `xfer get` processes as clients.
+ */
+
+/** The haproxy binary; outside CI a missing one skips the test with its reason. */
+function needHaproxy(t: TestContext): string | undefined {
+  const binary = haproxyBinary();
+  if (!binary) {
+    if (process.env['CI'] === 'true')
+      throw new Error('haproxy is missing in CI (.ci/run installs it as root)');
+    t.skip('haproxy is not installed (apt-get install haproxy)');
+  }
+  return binary;
+}
+
+async function backends(t: TestContext, roots: string[], extraArgs: string[] = []): Promise<ServeProcess[]> {
+  const started = await Promise.all(roots.map((root) => startServe(root, extraArgs)));
+  t.after(() => Promise.all(started.map((s) => s.stop())));
+  return started;
+}
+
+async function balancer(
+  t: TestContext,
+  binary: string,
+  dir: string,
+  servers: { name: string; port: number }[],
+): Promise<RunningHaproxy> {
+  const haproxy = await startHaproxy(binary, dir, servers);
+  t.after(() => haproxy.stop());
+  return haproxy;
+}
+
+/** `xfer get` through the balancer, with --json so its events can be read. */
+function get(port: number, names: string[], out: string): Promise<CliResult> {
+  return finished(startCli(['get', `127.0.0.1:${port}`, ...names, '--out', out, '--json']), 90_000);
+}
+
+function events(result: CliResult): Record<string, unknown>[] {
+  return result.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** A folder with resources/ holding `files`, every file's mtime set to `mtime` (as rsync -t keeps it). */
+async function shareFolder(parent: string, name: string, files: Record<string, Buffer>, mtime: Date) {
+  const root = join(parent, name);
+  await mkdir(join(root, 'resources'), { recursive: true });
+  for (const [file, bytes] of Object.entries(files)) {
+    await writeFile(join(root, 'resources', file), bytes);
+    await utimes(join(root, 'resources', file), mtime, mtime);
+  }
+  return root;
+}
+
+describe('xfer servers behind HAProxy', () => {
+  test('health checks pass on the xfer handshake and leave no line in the server log', async (t) => {
+    const binary = needHaproxy(t);
+    if (!binary) return;
+    const dir = await tempDir(t);
+    const root = await shareFolder(dir, 'share', { 'a.txt': Buffer.from('hello') }, new Date());
+    // Two alike backends; the second logs at --verbose, so its debug lines show the probes arriving.
+    const [quiet, verbose] = [...(await backends(t, [root])), ...(await backends(t, [root], ['--verbose']))];
+    const probes = new Set<Socket>();
+    const notXfer: Server = createServer((socket) => {
+      probes.add(socket.on('error', () => undefined).on('close', () => probes.delete(socket)));
+      socket.end('HTTP/1.0 400 Bad Request\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => notXfer.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      notXfer.close();
+      probes.forEach((socket) => socket.destroy());
+    });
+    const haproxy = await balancer(t, binary, dir, [
+      { name: 'quiet', port: quiet!.port },
+      { name: 'verbose', port: verbose!.port },
+      { name: 'not-xfer', port: (notXfer.address() as { port: number }).port },
+    ]);
+
+    await waitFor(() => (verbose!.log().match(/ connected$/gm) ?? []).length >= 3, 15_000, 'three probes');
+    const stats = await haproxy.stats();
+    assert.equal(stats.get('quiet')?.check, 'L7OK', 'the probe got its WELCOME');
+    assert.equal(stats.get('quiet')?.status, 'UP');
+    assert.equal(stats.get('not-xfer')?.status, 'DOWN', 'a server that does not answer WELCOME is taken out');
+    assert.deepEqual(
+      quiet!.log().trim().split('\n'),
+      [quiet!.log().trim().split('\n')[0]],
+      `the probes logged:\n${quiet!.log()}`,
+    );
+    assert.match(quiet!.log(), /^xfer serving 1 file/);
+  });
+
+  test('a backend killed mid-download costs only time: every client ends with the right bytes', async (t) => {
+    const binary = needHaproxy(t);
+    if (!binary) return;
+    const dir = await tempDir(t);
+    const size = 24 * MiB;
+    const content = patternBytes(size, 21);
+    const root = await shareFolder(dir, 'share', { 'big.bin': content }, new Date());
+    // One folder shared by all three; each capped so the downloads last long enough to cut one.
+    const servers = await backends(t, [root, root, root], ['--limit-rate-total', '16M', '--verbose']);
+    const names = servers.map((_, i) => `xfer${i + 1}`);
+    const haproxy = await balancer(
+      t,
+      binary,
+      dir,
+      servers.map((s, i) => ({ name: names[i]!, port: s.port })),
+    );
+
+    const clients = [0, 1, 2, 3].map((i) => get(haproxy.port, ['big.bin'], join(dir, `out${i}`)));
+    // Cut a backend once it has finished sending 4 MiB: it is mid-range on someone by then.
+    let victim = -1;
+    await waitFor(
+      () => (victim = servers.findIndex((s) => s.bytesSent() >= 4 * MiB)) >= 0,
+      20_000,
+      'a backend 4 MiB into the downloads',
+    );
+    const killedAt = new Date();
+    servers[victim]!.child.kill('SIGKILL');
+    const results = await Promise.all(clients);
+
+    for (const [i, result] of results.entries()) {
+      assert.equal(result.code, 0, `client ${i}: ${result.stderr}`);
+      assert.ok(
+        (await readFile(join(dir, `out${i}`, 'big.bin'))).equals(content),
+        `client ${i}: bytes differ`,
+      );
+    }
+    const survivors = servers.filter((_, i) => i !== victim);
+    const before =
+      servers.reduce((n, s) => n + s.bytesSent(), 0) -
+      survivors.reduce((n, s) => n + s.bytesSent(killedAt), 0);
+    const afterKill = survivors.reduce((n, s) => n + s.bytesSent(killedAt), 0);
+    // What was not finished when the victim died, less what its cut ranges had already delivered
+    // (at most two 4 MiB requests on each of its connections), came from the survivors.
+    const victimConnections = (await haproxy.stats()).get(`xfer${victim + 1}`)?.connections ?? 0;
+    assert.ok(afterKill > 0, 'the survivors served nothing after the kill');
+    assert.ok(
+      before + afterKill + victimConnections * 8 * MiB >= 4 * size,
+      `before the kill ${before} bytes, after it ${afterKill}: the survivors did not carry the rest`,
+    );
+  });
+
+  test('a backend holding another version of a file never mixes into a download', async (t) => {
+    const binary = needHaproxy(t);
+    if (!binary) return;
+    const dir = await tempDir(t);
+    const listed = { 'big.bin': patternBytes(8 * MiB, 31), 'small.bin': patternBytes(100_000, 32) };
+    // Same names and sizes, other bytes (and another mtime): another version of each file.
+    const other = { 'big.bin': patternBytes(8 * MiB, 41), 'small.bin': patternBytes(100_000, 42) };
+    const mtime = new Date(Date.now() - 3_600_000);
+    const roots = [
+      await shareFolder(dir, 'a', listed, mtime),
+      await shareFolder(dir, 'b', listed, mtime),
+      await shareFolder(dir, 'stale', other, new Date()),
+    ];
+    const servers = await backends(t, roots);
+    const haproxy = await balancer(
+      t,
+      binary,
+      dir,
+      servers.map((s, i) => ({ name: ['a', 'b', 'stale'][i]!, port: s.port })),
+    );
+
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) => get(haproxy.port, ['big.bin', 'small.bin'], join(dir, `out${i}`))),
+    );
+
+    let refusals = 0;
+    for (const [i, result] of results.entries()) {
+      const seen = events(result);
+      const trouble = seen.filter((e) => e['type'] !== 'progress').map((e) => JSON.stringify(e));
+      assert.equal(result.code, 0, `client ${i}:\n${trouble.join('\n')}`);
+      refusals += seen.filter((e) => e['type'] === 'retry' && e['code'] === 'ERR_XFER_CHANGED').length;
+      for (const name of ['big.bin', 'small.bin'] as const) {
+        const bytes = await readFile(join(dir, `out${i}`, name));
+        // Whichever version the client was told of (by the backend its STAT reached), all of it.
+        assert.ok(
+          bytes.equals(listed[name]) || bytes.equals(other[name]),
+          `client ${i}: ${name} mixes versions`,
+        );
+        const done = seen.find((e) => e['type'] === 'done' && e['file'] === name);
+        assert.equal(done?.['sha256'], sha256(bytes), `client ${i}: ${name} is not the version it verified`);
+      }
+    }
+    assert.ok(refusals > 0, 'no GET reached the backend with the other version: the test proved nothing');
+  });
+});
