@@ -12,10 +12,14 @@ import { startCli, waitForStderr } from './cli.js';
 
 export interface Backend {
   name: string;
+  /** 127.0.0.1 unless given. */
+  host?: string;
   port: number;
 }
 
 export interface HaproxyLayout {
+  /** The address HAProxy listens on: 127.0.0.1 unless given (an empty string is every address). */
+  bind?: string;
   /** Where clients connect: the xfer protocol, balanced per connection. */
   port: number;
   backends: Backend[];
@@ -35,7 +39,10 @@ const WELCOME_REGEX = '^584645520001[0-9A-F]{8}0200000021';
 /** The HAProxy configuration docs/scaling.md describes, for these ports. */
 export function haproxyConfig(layout: HaproxyLayout): string {
   const servers = (check: (b: Backend) => string) =>
-    layout.backends.map((b) => `    server ${b.name} 127.0.0.1:${b.port} ${check(b)}\n`).join('');
+    layout.backends
+      .map((b) => `    server ${b.name} ${b.host ?? '127.0.0.1'}:${b.port} ${check(b)}\n`)
+      .join('');
+  const bind = layout.bind ?? '127.0.0.1';
   const stats = layout.statsSocket ? `    stats socket ${layout.statsSocket} mode 600 level admin\n` : '';
   const http =
     layout.httpPort === undefined
@@ -44,7 +51,7 @@ export function haproxyConfig(layout: HaproxyLayout): string {
 # The HTTP face answers on the same backend ports; HTTP mode balances each request.
 frontend xfer_http
     mode http
-    bind 127.0.0.1:${layout.httpPort}
+    bind ${bind}:${layout.httpPort}
     default_backend xfer_http_servers
 
 backend xfer_http_servers
@@ -66,7 +73,7 @@ defaults
     option redispatch 1
 
 frontend xfer
-    bind 127.0.0.1:${layout.port}
+    bind ${bind}:${layout.port}
     default_backend xfer_servers
 
 backend xfer_servers

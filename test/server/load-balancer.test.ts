@@ -6,6 +6,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { finished, startCli, type CliResult } from '../helpers/cli.js';
 import {
   haproxyBinary,
+  haproxyConfig,
   startHaproxy,
   startServe,
   type RunningHaproxy,
@@ -72,6 +73,21 @@ async function shareFolder(parent: string, name: string, files: Record<string, B
 }
 
 describe('xfer servers behind HAProxy', () => {
+  test('docs/scaling.md shows exactly the configuration these tests run', async () => {
+    const doc = await readFile(new URL('../../../docs/scaling.md', import.meta.url), 'utf8');
+    const example = haproxyConfig({
+      bind: '',
+      port: 9876,
+      httpPort: 8080,
+      statsSocket: '/run/haproxy/xfer.sock',
+      backends: [1, 2, 3].map((i) => ({ name: `xfer${i}`, host: `10.0.0.1${i}`, port: 9876 })),
+    });
+    assert.ok(
+      doc.includes(`\`\`\`\n${example}\`\`\`\n`),
+      'the config in docs/scaling.md is not haproxyConfig() output',
+    );
+  });
+
   test('health checks pass on the xfer handshake and leave no line in the server log', async (t) => {
     const binary = needHaproxy(t);
     if (!binary) return;
