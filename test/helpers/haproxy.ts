@@ -209,6 +209,8 @@ export interface ServeProcess {
   log(): string;
   /** Bytes of the GETs it finished sending since `since` (logged with --verbose): what it carried. */
   bytesSent(since?: Date): number;
+  /** Each GET it finished sending (logged with --verbose): when, and how many bytes. */
+  sends(): { at: Date; bytes: number }[];
   stop(): Promise<void>;
 }
 
@@ -225,18 +227,18 @@ export async function startServe(root: string, extraArgs: string[] = []): Promis
     child,
     port,
     log: () => log,
-    bytesSent: (since) => bytesSentIn(log, since),
+    bytesSent: (since = new Date(0)) => sendsIn(log).reduce((n, s) => (s.at >= since ? n + s.bytes : n), 0),
+    sends: () => sendsIn(log),
     stop: () => stopChild(child),
   };
 }
 
-/** Sums the `sent "NAME" OFFSET+LENGTH` lines of a --verbose server log, from `since` on. */
-function bytesSentIn(log: string, since = new Date(0)): number {
-  let bytes = 0;
-  for (const m of log.matchAll(/^(\S+) debug .* sent ".*" \d+\+(\d+)$/gm)) {
-    if (new Date(m[1] ?? '') >= since) bytes += Number(m[2]);
-  }
-  return bytes;
+/** The `sent "NAME" OFFSET+LENGTH` lines of a --verbose server log. */
+function sendsIn(log: string): { at: Date; bytes: number }[] {
+  return [...log.matchAll(/^(\S+) debug .* sent ".*" \d+\+(\d+)$/gm)].map((m) => ({
+    at: new Date(m[1] ?? ''),
+    bytes: Number(m[2]),
+  }));
 }
 
 /** A child that outlives a crashed test or script would hold its port: it is killed on exit too. */
