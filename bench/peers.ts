@@ -20,6 +20,15 @@ export function peerCommand(cmd: Peer): string {
   return has(cmd) ? cmd : `/usr/sbin/${cmd}`;
 }
 
+/** Installs Debian packages (as root), quietly; the caller checks what it got. */
+export function aptInstall(packages: string[]): void {
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+  spawnSync('apt-get', ['install', '-y', '-qq', ...packages], {
+    stdio: 'ignore',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
 /** Which peers can run; as root, missing ones are installed first. */
 export function ensurePeers(): Peers {
   const installed = (cmd: string) => has(cmd) || has(`/usr/sbin/${cmd}`);
@@ -28,11 +37,7 @@ export function ensurePeers(): Peers {
   if (missing.length > 0) {
     if (process.getuid?.() === 0) {
       log(`installing ${packages.join(', ')}`);
-      spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
-      spawnSync('apt-get', ['install', '-y', '-qq', ...packages], {
-        stdio: 'ignore',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
+      aptInstall(packages);
     } else {
       log(`not root: install ${packages.join(' ')} to compare against them; skipping them`);
     }

@@ -14,7 +14,6 @@
  * Installs haproxy from Debian when run as root and it is missing. Exits 1 if
  * a check fails.
  */
-import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sha256Range } from '../src/file-hash.js';
 import { finished, startCli } from '../test/helpers/cli.js';
+import { aptInstall } from './peers.js';
 import { haproxyBinary, startHaproxy, startServe, type ServeProcess } from '../test/helpers/haproxy.js';
 
 const MiB = 1024 * 1024;
@@ -45,11 +45,7 @@ function ensureHaproxy(): string {
   if (found) return found;
   if (process.getuid?.() === 0) {
     log('installing haproxy');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
-    spawnSync('apt-get', ['install', '-y', '-qq', 'haproxy'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
+    aptInstall(['haproxy']);
   }
   const installed = haproxyBinary();
   if (!installed) {

@@ -88,7 +88,7 @@ export const MAX_VERSION_REFUSALS = 4;
 
 /** Whether a failed GET is worth another try on a fresh connection after `failures` failures in a row. */
 export function worthRetrying(e: XferError, failures: number): boolean {
-  return e.retryable || (e.code === 'ERR_XFER_CHANGED' && failures < MAX_VERSION_REFUSALS);
+  return e.retryable || (e instanceof FileChangedError && failures < MAX_VERSION_REFUSALS);
 }
 
 /** A contiguous range being fetched by one slot: [start, written) on disk, [received, cursor) in flight, [cursor, end) not yet asked for. `written` trails `received` only after a failed write. */
@@ -388,7 +388,7 @@ export class FileDownload {
         }
         // Whatever was in flight is asked for again, from the first byte not received.
         slot.part.cursor = slot.part.received;
-        if (e.code === 'ERR_XFER_CHANGED') this.o.pool.replace(this.poolSlot(slot));
+        if (e instanceof FileChangedError) this.o.pool.replace(this.poolSlot(slot));
         else this.o.pool.drop(this.poolSlot(slot));
         slot.attempts++;
         const gaveUp = giveUpAfter(this.o, slot.attempts, e);

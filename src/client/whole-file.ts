@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
-import { IntegrityError, UnsafePathError, toXferError } from '../errors.js';
+import { FileChangedError, IntegrityError, UnsafePathError, toXferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import {
   MAX_REPAIR_ROUNDS,
@@ -89,7 +89,7 @@ export class WholeFileDownload {
         if (signal.aborted) throw abortError();
         const e = toXferError(err);
         if (!worthRetrying(e, attempt - 1)) throw e;
-        if (e.code === 'ERR_XFER_CHANGED') pool.replace(slot);
+        if (e instanceof FileChangedError) pool.replace(slot);
         else pool.drop(slot);
         const gaveUp = giveUpAfter(this.o, attempt, e);
         if (gaveUp) throw gaveUp;
