@@ -74,6 +74,10 @@ defaults
 
 frontend xfer
     bind ${bind}:${layout.port}
+    # The servers see HAProxy's address, not the client's: the per-client connection cap is kept here.
+    stick-table type ip size 100k expire 1m store conn_cur
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if { sc0_conn_cur gt 256 }
     default_backend xfer_servers
 
 backend xfer_servers
