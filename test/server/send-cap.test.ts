@@ -3,8 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { ClientConnection } from '../../src/client/connection.js';
 import type { FileIdentity } from '../../src/protocol/index.js';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { startServe } from '../helpers/haproxy.js';
 import { startServer, type TempServer } from '../helpers/server.js';
-import { patternBytes } from '../helpers/tmp.js';
+import { patternBytes, tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 
@@ -81,6 +85,32 @@ describe('server-wide send cap (--limit-rate-total)', () => {
     assert.ok(
       each.ms * 2 < shared.ms,
       `per-connection ${each.ms.toFixed(0)} ms vs server-wide ${shared.ms.toFixed(0)} ms`,
+    );
+  });
+
+  test('xfer serve --limit-rate-total caps what xfer get receives, and refuses a malformed rate', async (t) => {
+    const help = await runCli(['serve', '--help']);
+    assert.match(help.stdout + help.stderr, /--limit-rate-total RATE/);
+    const bad = await runCli(['serve', '--limit-rate-total', 'fast']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--limit-rate-total takes a rate like/);
+
+    const dir = await tempDir(t);
+    const size = 6 * MiB;
+    const content = patternBytes(size, 13);
+    await mkdir(join(dir, 'share', 'resources'), { recursive: true });
+    await writeFile(join(dir, 'share', 'resources', 'f'), content);
+    const server = await startServe(join(dir, 'share'), ['--limit-rate-total', '3M']);
+    t.after(() => server.stop());
+    const t0 = performance.now();
+    const got = await runCli(['get', `127.0.0.1:${server.port}`, 'f', '--out', join(dir, 'out')]);
+    const ms = performance.now() - t0;
+    assert.equal(got.code, 0, got.stderr);
+    assert.ok((await readFile(join(dir, 'out', 'f'))).equals(content), 'the bytes are the file');
+    // 6 MiB at 3 MiB/s over 4 connections: about 2 s, however fast the machine.
+    assert.ok(
+      ms >= (size / (3 * MiB)) * 1000 - 75,
+      `6 MiB arrived in ${ms.toFixed(0)} ms under a 3 MiB/s cap`,
     );
   });
 });
