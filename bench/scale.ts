@@ -8,8 +8,8 @@
  *   2. Scaling: backends capped with --limit-rate-total; 20 clients through 1
  *      backend, then through 3. The aggregate must be at least 2.5 × one.
  *
- *   npm run scale                 # 20 clients × 32 MiB, backends capped at 16 MiB/s (about 2 minutes)
- *   npm run scale -- --quick      # 20 clients × 8 MiB, capped at 8 MiB/s
+ *   npm run scale                 # 20 clients × 24 MiB, backends capped at 12 MiB/s (about 2 minutes)
+ *   npm run scale -- --quick      # 20 clients × 8 MiB, capped at 6 MiB/s
  *
  * Installs haproxy from Debian when run as root and it is missing. Exits 1 if
  * a check fails.
@@ -18,6 +18,7 @@ import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { sha256Range } from '../src/file-hash.js';
 import { finished, startCli } from '../test/helpers/cli.js';
@@ -28,8 +29,8 @@ const MiB = 1024 * 1024;
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const sizes = {
   clients: 20,
-  fileBytes: (args.quick ? 8 : 32) * MiB,
-  cap: (args.quick ? 8 : 16) * MiB,
+  fileBytes: (args.quick ? 8 : 24) * MiB,
+  cap: (args.quick ? 6 : 12) * MiB,
   backends: 3,
   /** The 3-backend aggregate must reach this multiple of one backend's. */
   targetRatio: 2.5,
@@ -95,20 +96,49 @@ async function withCluster<T>(
   }
 }
 
-/** 20 `xfer get` processes at once; resolves with the wall time once all have exited and been checked. */
-async function clients(port: number, phase: string): Promise<number> {
+interface ClientsRun {
+  /** From spawning the first client to the last one's exit. */
+  seconds: number;
+  /** From the first file transfer starting to the last one done (their --json events), in seconds. */
+  transferSeconds: number;
+}
+
+/**
+ * 20 `xfer get --json` processes at once, their files checked afterwards.
+ * The transfer window comes from their events, as they arrive: starting 20
+ * node processes takes seconds of CPU on a small machine, and counting that
+ * would measure the machine, not the backends.
+ */
+async function clients(port: number, phase: string): Promise<ClientsRun> {
   const out = join(work, 'out');
   await rm(out, { recursive: true, force: true });
   const started = performance.now();
+  let firstStart = Infinity;
+  let lastDone = 0;
   const results = await Promise.all(
-    Array.from({ length: sizes.clients }, (_, i) =>
-      finished(startCli(['get', `127.0.0.1:${port}`, 'file.bin', '--out', join(out, String(i))]), 600_000),
-    ),
+    Array.from({ length: sizes.clients }, (_, i) => {
+      const child = startCli([
+        'get',
+        `127.0.0.1:${port}`,
+        'file.bin',
+        '--out',
+        join(out, String(i)),
+        '--json',
+      ]);
+      if (child.stdout) {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if (line.startsWith('{"type":"start"')) firstStart = Math.min(firstStart, performance.now());
+          if (line.startsWith('{"type":"done"')) lastDone = Math.max(lastDone, performance.now());
+        });
+      }
+      return finished(child, 600_000);
+    }),
   );
   const seconds = (performance.now() - started) / 1000;
   for (const [i, r] of results.entries()) {
     if (r.code !== 0) {
-      failures.push(`${phase}: client ${i} exited ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+      const error = r.stdout.split('\n').find((l) => l.startsWith('{"type":"error"')) ?? r.stderr.trim();
+      failures.push(`${phase}: client ${i} exited ${r.code}: ${error}`);
       continue;
     }
     const got = await open(join(out, String(i), 'file.bin'));
@@ -117,7 +147,7 @@ async function clients(port: number, phase: string): Promise<number> {
     if (sha !== expected) failures.push(`${phase}: client ${i} has the wrong bytes`);
   }
   await rm(out, { recursive: true, force: true });
-  return seconds;
+  return { seconds, transferSeconds: Math.max(0, lastDone - firstStart) / 1000 };
 }
 
 // ---------------------------------------------------------------- 1. failover
@@ -132,7 +162,7 @@ await withCluster(sizes.backends, ['--verbose'], async (port, backends) => {
   const killedAt = new Date();
   backends[victim]?.child.kill('SIGKILL');
   log(`killed backend xfer${victim + 1} with ${mib(carried())} of ${mib(total)} MiB sent`);
-  const seconds = await run;
+  const { seconds } = await run;
   const rows = backends.map((b, i) => [
     `xfer${i + 1}`,
     i === victim ? 'killed' : 'survived',
@@ -156,33 +186,14 @@ await withCluster(sizes.backends, ['--verbose'], async (port, backends) => {
 
 // ---------------------------------------------------------------- 2. scaling
 
-/**
- * What the backends together sent per second while they were sending: from
- * their first finished GET to their last. Starting 20 node processes takes
- * seconds of CPU on a small machine; counting it would measure the machine,
- * not the backends.
- */
-function sendingRate(backends: ServeProcess[]): number {
-  const sends = backends.flatMap((b) => b.sends()).sort((a, b) => a.at.getTime() - b.at.getTime());
-  const first = sends[0];
-  const last = sends[sends.length - 1];
-  if (!first || !last || last.at <= first.at) return 0;
-  // The first GET's bytes were sent before its line: count from the second on.
-  const bytes = sends.slice(1).reduce((n, s) => n + s.bytes, 0);
-  return bytes / MiB / ((last.at.getTime() - first.at.getTime()) / 1000);
-}
-
-const capArgs = ['--limit-rate-total', String(sizes.cap), '--verbose'];
+const capArgs = ['--limit-rate-total', String(sizes.cap)];
 const aggregate: Record<number, number> = {};
 for (const count of [1, sizes.backends]) {
-  aggregate[count] = await withCluster(count, capArgs, async (port, backends) => {
-    const seconds = await clients(port, `${count} backend(s)`);
-    const rate = sendingRate(backends);
-    log(
-      `${count} backend(s): ${seconds.toFixed(1)} s for all clients, ${rate.toFixed(1)} MiB/s while sending`,
-    );
-    return rate;
-  });
+  const run = await withCluster(count, capArgs, (port) => clients(port, `${count} backend(s)`));
+  aggregate[count] = total / MiB / run.transferSeconds;
+  log(
+    `${count} backend(s): ${run.seconds.toFixed(1)} s in all, ${run.transferSeconds.toFixed(1)} s transferring: ${aggregate[count].toFixed(1)} MiB/s`,
+  );
 }
 const one = aggregate[1] ?? 0;
 const many = aggregate[sizes.backends] ?? 0;
@@ -192,7 +203,7 @@ process.stdout.write(
 );
 process.stdout.write(
   `${table(
-    ['backends', 'aggregate MiB/s while sending', '× one backend'],
+    ['backends', 'aggregate MiB/s', '× one backend'],
     [
       ['1', one.toFixed(1), '1.00'],
       [String(sizes.backends), many.toFixed(1), ratio.toFixed(2)],

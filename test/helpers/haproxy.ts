@@ -213,8 +213,6 @@ export interface ServeProcess {
   log(): string;
   /** Bytes of the GETs it finished sending since `since` (logged with --verbose): what it carried. */
   bytesSent(since?: Date): number;
-  /** Each GET it finished sending (logged with --verbose): when, and how many bytes. */
-  sends(): { at: Date; bytes: number }[];
   stop(): Promise<void>;
 }
 
@@ -232,7 +230,6 @@ export async function startServe(root: string, extraArgs: string[] = []): Promis
     port,
     log: () => log,
     bytesSent: (since = new Date(0)) => sendsIn(log).reduce((n, s) => (s.at >= since ? n + s.bytes : n), 0),
-    sends: () => sendsIn(log),
     stop: () => stopChild(child),
   };
 }
