@@ -44,4 +44,24 @@ describe('health probes', () => {
       'the handshake probes were seen (at debug level)',
     );
   });
+
+  test('a server with a token answers the probe with WELCOME, and a probe without a proof is no failed login', async (t) => {
+    const s = await startServer(t, { f: 'hello' }, { token: 'secret', limits: { authFailuresPerMinute: 2 } });
+    const logged: ServerLog[] = [];
+    s.server.on('log', (entry) => logged.push(entry));
+    // More probes than the failed-login allowance: none of them may count as one.
+    for (let i = 0; i < 4; i++) {
+      const probe = await RawPeer.open(s.port);
+      probe.hello();
+      await waitFor(() => probe.messages.some((m) => m.type === 'welcome'), 5000, 'WELCOME');
+      probe.socket.end();
+      await waitFor(() => probe.closed, 5000, 'the probe closing');
+    }
+    const conn = await s.connect({ token: 'secret' });
+    assert.equal((await conn.list()).length, 1, 'a real client with the token still gets in');
+    assert.deepEqual(
+      logged.filter((e) => e.level !== 'debug'),
+      [],
+    );
+  });
 });
