@@ -88,30 +88,47 @@ export async function sendRange(
   }
 }
 
+/** The smallest paced chunk: smaller reads would cost more in calls than they smooth. */
+const MIN_PACED_CHUNK = 16 * 1024;
+
 /**
  * Caps a send rate: each chunk waits for its turn in a token bucket. One
  * Pacer per connection caps that connection (`--limit-rate`); one shared by
  * every connection caps the whole server (`--limit-rate-total`), and since
- * turns are handed out in order, connections share it evenly. Chunks of
- * 1/20 s keep the pace smooth; an idle pacer saves up at most one such chunk,
- * so a pause is never followed by a burst above the cap.
+ * turns are handed out in order, connections share it evenly. A chunk is
+ * 1/20 s of the budget, split among the senders waiting for a turn, so that
+ * each of many connections still gets bytes often enough not to look stalled.
+ * An idle pacer saves up at most one full chunk, so a pause is never followed
+ * by a burst above the cap.
  */
 export class Pacer {
-  readonly chunkSize: number;
+  private readonly fullChunk: number;
   /** When the bytes reserved so far have all been paid for. */
   private paidUntil = Date.now();
+  private waiting = 0;
 
   constructor(private readonly bytesPerSecond: number) {
-    this.chunkSize = Math.max(16 * 1024, Math.min(READ_SIZE, Math.floor(bytesPerSecond / 20)));
+    this.fullChunk = Math.max(MIN_PACED_CHUNK, Math.min(READ_SIZE, Math.floor(bytesPerSecond / 20)));
+  }
+
+  /** How many bytes the next chunk should be. */
+  get chunkSize(): number {
+    return Math.max(MIN_PACED_CHUNK, Math.floor(this.fullChunk / Math.max(1, this.waiting)));
   }
 
   async wait(bytes: number): Promise<void> {
     const now = Date.now();
-    const burstMs = (this.chunkSize / this.bytesPerSecond) * 1000;
+    const burstMs = (this.fullChunk / this.bytesPerSecond) * 1000;
     const due = Math.max(this.paidUntil, now - burstMs);
     this.paidUntil = due + (bytes / this.bytesPerSecond) * 1000;
     const delay = due - now;
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (delay <= 0) return;
+    this.waiting++;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    } finally {
+      this.waiting--;
+    }
   }
 }
 

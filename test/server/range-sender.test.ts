@@ -41,6 +41,28 @@ describe('range sender', () => {
     assert.ok(elapsed >= 150, `four senders shared 1 MiB/s yet finished 256 KiB in ${elapsed} ms`);
   });
 
+  test('a pacer shared by many senders gives each a small chunk often, not a full chunk rarely', async () => {
+    const pacer = new Pacer(4 * 1024 * 1024); // a full chunk is 1/20 s: about 205 KiB
+    const senders = 40;
+    const gaps: number[] = [];
+    await Promise.all(
+      Array.from({ length: senders }, async () => {
+        let last = Date.now();
+        for (let sent = 0; sent < 64 * 1024;) {
+          const chunk = pacer.chunkSize;
+          await pacer.wait(chunk);
+          sent += chunk;
+          gaps.push(Date.now() - last);
+          last = Date.now();
+        }
+      }),
+    );
+    // 40 senders sharing 4 MiB/s in full chunks would each wait about 2 s between chunks;
+    // chunks of 16 KiB come about every 160 ms. Timers only ever fire late, so bound the median.
+    const median = gaps.sort((x, y) => x - y)[Math.floor(gaps.length / 2)] ?? 0;
+    assert.ok(median < 1000, `a sender waited ${median} ms between chunks (median)`);
+  });
+
   test('an idle pacer saves up at most one chunk, so a pause is not followed by a burst', async () => {
     const pacer = new Pacer(1024 * 1024);
     await new Promise((r) => setTimeout(r, 300)); // idle: 300 KiB of budget would pile up unbounded
