@@ -32,7 +32,11 @@ export const ERROR_CODES = {
   ERR_XFER_SHUTDOWN: 'The server is shutting down.',
   ERR_XFER_CORRUPT: 'The downloaded data did not match the server’s size or SHA-256 and was rejected.',
   ERR_XFER_UNSAFE_PATH: 'A path would leave the download folder or is a symlink; nothing was written.',
-  ERR_XFER_DISK_FULL: 'The disk is full or a file-size limit was hit. Free space, then run again to resume.',
+  ERR_XFER_DISK_FULL: 'The disk is full, or too full for the file. Free space, then run again to resume.',
+  ERR_XFER_FILE_TOO_LARGE:
+    'The file is larger than this file system (or the file-size limit, ulimit -f) allows. Save it elsewhere.',
+  ERR_XFER_CATALOG_TOO_LARGE:
+    'The server’s catalog is larger than the client accepts (files or bytes); the listing was refused.',
   ERR_XFER_FS: 'A file operation failed (permissions, missing folder). The message names the file.',
   ERR_XFER_USAGE: 'The command line is not valid. See `xfer --help`.',
   ERR_XFER_ABORTED: 'Stopped on request (Ctrl+C). Run again to resume.',
@@ -105,9 +109,16 @@ export function toXferError(error: unknown): XferError {
   const sysCode = (err as NodeJS.ErrnoException).code;
   switch (sysCode) {
     case 'ENOSPC':
-    case 'EFBIG':
     case 'EDQUOT':
       return new FileError('ERR_XFER_DISK_FULL', `No space left to write: ${err.message}`, { cause: err });
+    case 'EFBIG':
+      return new FileError('ERR_XFER_FILE_TOO_LARGE', `Too large for this file system: ${err.message}`, {
+        cause: err,
+      });
+    case 'ENAMETOOLONG':
+      return new FileError('ERR_XFER_FS', `A name is too long for this file system: ${shortPath(err)}.`, {
+        cause: err,
+      });
     case 'EACCES':
     case 'EPERM':
     case 'ENOENT':
@@ -135,4 +146,10 @@ export function toXferError(error: unknown): XferError {
     default:
       return new XferError('ERR_XFER_INTERNAL', err.message, { cause: err });
   }
+}
+
+/** The last part of an errno's path, cut short: a too-long name must not fill the screen. */
+function shortPath(err: NodeJS.ErrnoException): string {
+  const last = (err.path ?? '').split('/').pop() ?? '';
+  return last.length > 40 ? `${last.slice(0, 40)}…` : last;
 }

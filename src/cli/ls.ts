@@ -21,7 +21,10 @@ export async function ls(argv: string[], cli: Cli): Promise<number> {
   const { values, positionals } = parseCommand(argv, remoteOptions, 'ls');
   if (positionals.length !== 1)
     throw new UsageError('xfer ls takes exactly one SERVER (see `xfer ls --help`).');
-  const conn = await ClientConnection.open(await connectOptions(positionals[0] ?? '', values));
+  const conn = await ClientConnection.open({
+    ...(await connectOptions(positionals[0] ?? '', values)),
+    signal: cli.interrupt.signal,
+  });
   try {
     const entries = await conn.list();
     if (values.json) {

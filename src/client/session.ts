@@ -50,7 +50,7 @@ export class ClientSession {
       throw new XferError('ERR_XFER_USAGE', `Connections must be 1 to 4, not ${o.connections}.`);
     }
     this.pool = new ConnectionPool(
-      { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs },
+      { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs, signal: o.signal },
       o.connections,
     );
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
@@ -214,7 +214,8 @@ export class ClientSession {
         return await request();
       } catch (err) {
         const e = toXferError(err);
-        if (!e.retryable || attempt > this.policy.maxAttempts || this.o.signal.aborted) throw e;
+        // A server never reached is not retried: the first handshake's failure is the answer.
+        if (!e.retryable || !this.pool.everConnected || attempt > this.policy.maxAttempts) throw e;
         this.pool.drop(0);
         await sleep(backoffDelay(attempt, this.policy), this.o.signal).catch(() => undefined);
         if (this.o.signal.aborted) throw new XferError('ERR_XFER_ABORTED', 'Stopped on request.');
