@@ -307,11 +307,13 @@ export class ClientConnection {
       );
     }
     head.bytes += CATALOG_HEAD_BYTES + entries.reduce((n, e) => n + catalogEntryWireSize(e), 0);
-    if (head.entries.length + entries.length > MAX_CATALOG_ENTRIES || head.bytes > MAX_CATALOG_BYTES) {
+    const tooMany = head.entries.length + entries.length > MAX_CATALOG_ENTRIES;
+    if (tooMany || head.bytes > MAX_CATALOG_BYTES) {
+      const cap = tooMany ? `${MAX_CATALOG_ENTRIES} files` : `${MAX_CATALOG_BYTES / 1024 / 1024} MiB`;
       return this.fail(
         new ProtocolError(
           'ERR_XFER_CATALOG_TOO_LARGE',
-          `The catalog from ${this.where} is larger than ${MAX_CATALOG_ENTRIES} files or ${MAX_CATALOG_BYTES / 1024 / 1024} MiB; it was refused.`,
+          `The catalog from ${this.where} has more than ${cap}, more than a client accepts; it was refused.`,
         ),
       );
     }

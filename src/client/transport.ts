@@ -78,7 +78,8 @@ export function socketError(
       cause: err,
     });
   }
-  if (tls && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(code))) {
+  // Certificate verdicts (UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_CERT_ALTNAME_INVALID, ...) are not errnos.
+  if (tls && code !== '' && !/^E[A-Z]+$/.test(code)) {
     return new NetworkError('ERR_XFER_TLS', `TLS with ${where} failed: ${shortTlsReason(err)}.`, {
       cause: err,
     });
@@ -91,7 +92,8 @@ export function socketError(
       { cause: err },
     );
   }
-  if (phase === 'handshake' && mapped.code === 'ERR_XFER_CLOSED') {
+  // A reset right after the accept can surface as the connect call's own error.
+  if (phase !== 'ready' && mapped.code === 'ERR_XFER_CLOSED') {
     return handshakeClosed(where, code);
   }
   return mapped.code === 'ERR_XFER_INTERNAL'
