@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fetchAll } from '../../src/client/session.js';
 import { WHOLE_FILE_MAX_BYTES } from '../../src/client/whole-file.js';
 import { encode } from '../../src/protocol/index.js';
 import { catalogFrame, startFakeServer } from '../helpers/fake-server.js';
@@ -110,5 +111,28 @@ describe('small files (one request, verified in memory)', () => {
     assert.equal(eventsOf(run.events, 'error')[0]?.code, 'ERR_XFER_DISK_FULL');
     assert.deepEqual(await downloaded(out), ['filler']);
     assert.deepEqual(await bookkeeping(out), []);
+  });
+});
+
+describe('many small files in flight', () => {
+  test('64 at once raise no MaxListenersExceededWarning', async (t) => {
+    const files = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`s${i}`, patternBytes(2 * KiB, i + 1)]),
+    );
+    const s = await startServer(t, files);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const run = await newSession(t, s.port);
+    let ok = 0;
+    await fetchAll(run.session, Object.keys(files), run.controller.signal, (_n, o) => (ok += o.ok ? 1 : 0));
+    assert.equal(ok, 64);
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      warnings.map((w) => w.name),
+      [],
+    );
   });
 });
