@@ -1,6 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { NetworkError, ProtocolError, RemoteError, XferError, isXferErrorCode } from '../errors.js';
+import {
+  AbortedError,
+  AuthError,
+  CatalogTooLargeError,
+  ConnectError,
+  ConnectionClosedError,
+  StalledError,
+  TimeoutError,
+  UnexpectedFrameError,
+  errorFromCode,
+  type XferError,
+} from '../errors.js';
 import {
   FrameDecoder,
   authProof,
@@ -54,7 +65,7 @@ export interface GetRequest {
    */
   onChunk(chunk: Buffer, position: number): void;
   /** The server reported, after the bytes, that the file changed while they were sent. */
-  onLateError?(err: RemoteError): void;
+  onLateError?(err: XferError): void;
 }
 
 interface Waiting {
@@ -105,7 +116,7 @@ export class ClientConnection {
   /** Recently finished GETs, so a CHANGED error that trails their bytes still reaches them. */
   private readonly finishedGets = new Map<number, GetRequest>();
   private readonly onCloseHooks: ((err: XferError) => void)[] = [];
-  private readonly onAbort = () => this.fail(new XferError('ERR_XFER_ABORTED', 'Stopped on request.'));
+  private readonly onAbort = () => this.fail(new AbortedError('Stopped on request.'));
 
   private constructor(private readonly options: ConnectOptions) {
     this.where = formatAddress(options);
@@ -158,7 +169,7 @@ export class ClientConnection {
   }
 
   close(): void {
-    this.fail(new NetworkError('ERR_XFER_CLOSED', 'The connection was closed by the client.'));
+    this.fail(new ConnectionClosedError('The connection was closed by the client.'));
   }
 
   private start(): Promise<void> {
@@ -167,7 +178,7 @@ export class ClientConnection {
     if (signal?.aborted) this.onAbort();
     else signal?.addEventListener('abort', this.onAbort, { once: true });
     this.armPhaseTimer(this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, () =>
-      this.fail(new NetworkError('ERR_XFER_CONNECT', `Timed out connecting to ${this.where}.`)),
+      this.fail(new ConnectError(`Timed out connecting to ${this.where}.`)),
     );
     this.socket.once('connect', () => this.onConnected());
     if (tls) this.socket.once('secureConnect', () => this.sendHello());
@@ -178,7 +189,7 @@ export class ClientConnection {
     const stallMs = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.socket.setTimeout(stallMs, () => {
       if (this.pending.length === 0) return;
-      this.fail(new NetworkError('ERR_XFER_STALLED', `No data from ${this.where} for ${stallMs / 1000} s.`));
+      this.fail(new StalledError(`No data from ${this.where} for ${stallMs / 1000} s.`));
     });
     return ready;
   }
@@ -189,8 +200,7 @@ export class ClientConnection {
     const ms = this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.armPhaseTimer(ms, () =>
       this.fail(
-        new NetworkError(
-          'ERR_XFER_TIMEOUT',
+        new TimeoutError(
           `${this.where} accepted the connection but did not complete the xfer handshake within ${ms / 1000} s.`,
         ),
       ),
@@ -216,7 +226,7 @@ export class ClientConnection {
    */
   private async onSocketClose(): Promise<void> {
     if (this.phase !== 'handshake' || this.failure) {
-      this.fail(new NetworkError('ERR_XFER_CLOSED', `The connection to ${this.where} closed.`));
+      this.fail(new ConnectionClosedError(`The connection to ${this.where} closed.`));
       return;
     }
     if (!this.options.tls && this.firstBytes.length === 0) {
@@ -242,10 +252,7 @@ export class ClientConnection {
     this.listTimer = setTimeout(
       () =>
         this.fail(
-          new NetworkError(
-            'ERR_XFER_TIMEOUT',
-            `${this.where} did not finish sending its catalog within ${ms / 1000} s.`,
-          ),
+          new TimeoutError(`${this.where} did not finish sending its catalog within ${ms / 1000} s.`),
         ),
       ms,
     );
@@ -272,9 +279,7 @@ export class ClientConnection {
     if (msg.type === 'error') return this.onErrorFrame(msg.requestId, msg.code, msg.message);
     const head = this.pending[0];
     if (this.phase !== 'ready' || !head || !('requestId' in msg) || msg.requestId !== head.requestId) {
-      return this.fail(
-        new ProtocolError('ERR_XFER_PROTOCOL', `The server sent an unexpected ${msg.type} frame.`),
-      );
+      return this.fail(new UnexpectedFrameError(`The server sent an unexpected ${msg.type} frame.`));
     }
     if (msg.type === 'catalog' && head.kind === 'list') return this.onCatalog(head, msg.more, msg.entries);
     if (msg.type === 'pieces' && head.kind === 'stat') return this.settle(() => head.resolve(msg));
@@ -282,28 +287,19 @@ export class ClientConnection {
       // Exactly the range asked for, never more: a server cannot make us write elsewhere.
       if (msg.offset === head.get.offset && msg.length === head.get.length) return;
       return this.fail(
-        new ProtocolError(
-          'ERR_XFER_PROTOCOL',
+        new UnexpectedFrameError(
           `The server answered bytes ${msg.offset}+${msg.length} for a request of ${head.get.offset}+${head.get.length}.`,
         ),
       );
     }
-    this.fail(
-      new ProtocolError(
-        'ERR_XFER_PROTOCOL',
-        `The server sent a ${msg.type} frame in answer to a ${head.kind}.`,
-      ),
-    );
+    this.fail(new UnexpectedFrameError(`The server sent a ${msg.type} frame in answer to a ${head.kind}.`));
   }
 
   /** One CATALOG frame: counted against the caps before its entries are kept. */
   private onCatalog(head: Extract<Pending, { kind: 'list' }>, more: boolean, entries: CatalogEntry[]): void {
     if (more && entries.length === 0) {
       return this.fail(
-        new ProtocolError(
-          'ERR_XFER_PROTOCOL',
-          'The server sent an empty CATALOG frame that announced more to come.',
-        ),
+        new UnexpectedFrameError('The server sent an empty CATALOG frame that announced more to come.'),
       );
     }
     head.bytes += CATALOG_HEAD_BYTES + entries.reduce((n, e) => n + catalogEntryWireSize(e), 0);
@@ -311,8 +307,7 @@ export class ClientConnection {
     if (tooMany || head.bytes > MAX_CATALOG_BYTES) {
       const cap = tooMany ? `${MAX_CATALOG_ENTRIES} files` : `${MAX_CATALOG_BYTES / 1024 / 1024} MiB`;
       return this.fail(
-        new ProtocolError(
-          'ERR_XFER_CATALOG_TOO_LARGE',
+        new CatalogTooLargeError(
           `The catalog from ${this.where} has more than ${cap}, more than a client accepts; it was refused.`,
         ),
       );
@@ -326,20 +321,17 @@ export class ClientConnection {
 
   private onWelcome(authRequired: boolean, serverNonce: Buffer): void {
     if (this.phase !== 'handshake' || this.serverNonce) {
-      return this.fail(new ProtocolError('ERR_XFER_PROTOCOL', 'The server sent an unexpected welcome.'));
+      return this.fail(new UnexpectedFrameError('The server sent an unexpected welcome.'));
     }
     const token = this.options.token;
     if (token && !authRequired) {
       // Without proof the peer could be anyone answering at that address: no downgrade.
       return this.fail(
-        new RemoteError(
-          'ERR_XFER_AUTH',
-          `${this.where} did not prove it knows the token (it asked for none); refusing it.`,
-        ),
+        new AuthError(`${this.where} did not prove it knows the token (it asked for none); refusing it.`),
       );
     }
     if (!authRequired) return this.handshakeDone();
-    if (!token) return this.fail(new RemoteError('ERR_XFER_AUTH', `${this.where} requires a token.`));
+    if (!token) return this.fail(new AuthError(`${this.where} requires a token.`));
     this.serverNonce = serverNonce;
     this.socket.write(
       encode({ type: 'auth', clientProof: authProof(token, 'client', this.clientNonce, serverNonce) }),
@@ -351,9 +343,7 @@ export class ClientConnection {
     const token = this.options.token;
     const nonce = this.serverNonce;
     if (!token || !nonce || !proofMatches(authProof(token, 'server', this.clientNonce, nonce), serverProof)) {
-      return this.fail(
-        new RemoteError('ERR_XFER_AUTH', `${this.where} did not prove it knows the token; refusing it.`),
-      );
+      return this.fail(new AuthError(`${this.where} did not prove it knows the token; refusing it.`));
     }
     this.handshakeDone();
   }
@@ -376,14 +366,14 @@ export class ClientConnection {
   }
 
   private onErrorFrame(requestId: number, code: string, message: string): void {
-    const err = new RemoteError(isXferErrorCode(code) ? code : 'ERR_XFER_INTERNAL', message);
+    const err = errorFromCode(code, message);
     if (requestId === 0) return this.fail(err);
     const late = this.finishedGets.get(requestId);
     if (late) return late.onLateError?.(err);
     const head = this.pending[0];
     if (!head || head.requestId !== requestId) {
       return this.fail(
-        new ProtocolError('ERR_XFER_PROTOCOL', `The server sent an error for unknown request ${requestId}.`),
+        new UnexpectedFrameError(`The server sent an error for unknown request ${requestId}.`),
       );
     }
     this.settle(() => head.reject(err));

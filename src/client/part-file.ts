@@ -1,7 +1,7 @@
 import { constants as fsc, writeSync } from 'node:fs';
 import { lstat, open, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { FileError, toXferError } from '../errors.js';
+import { DiskFullError, UnsafePathError, toXferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 
 /**
@@ -23,7 +23,7 @@ export class PartFile {
     } catch (err) {
       const e = toXferError(err);
       if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
-        throw new FileError('ERR_XFER_UNSAFE_PATH', `${path} is a symlink; refusing to write through it.`, {
+        throw new UnsafePathError(`${path} is a symlink; refusing to write through it.`, {
           cause: err,
         });
       }
@@ -31,7 +31,7 @@ export class PartFile {
     }
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw new FileError('ERR_XFER_UNSAFE_PATH', `${path} is not a regular file.`);
+      if (!st.isFile()) throw new UnsafePathError(`${path} is not a regular file.`);
       if (st.size !== size) await fh.truncate(size);
     } catch (err) {
       await fh.close();
@@ -71,8 +71,7 @@ async function ensureRoom(path: string, size: number, name: string): Promise<voi
   );
   const free = fs.bavail * fs.bsize;
   if (size - held > free) {
-    throw new FileError(
-      'ERR_XFER_DISK_FULL',
+    throw new DiskFullError(
       `"${printableName(name)}" needs ${size - held} more bytes on disk, and only ${free} are free; nothing was written.`,
     );
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import { FileError } from '../errors.js';
+import { FileSystemError, UnsafePathError } from '../errors.js';
 import { printableName, validateName } from '../protocol/index.js';
 
 export interface DownloadPaths {
@@ -49,11 +49,10 @@ export class DownloadFolder {
     try {
       validateName(name);
     } catch (err) {
-      throw new FileError('ERR_XFER_UNSAFE_PATH', (err as Error).message);
+      throw new UnsafePathError((err as Error).message);
     }
     if (name.split('/').some((segment) => segment.toLowerCase() === BOOKKEEPING_FOLDER)) {
-      throw new FileError(
-        'ERR_XFER_UNSAFE_PATH',
+      throw new UnsafePathError(
         `Refusing to download "${printableName(name)}": ${BOOKKEEPING_FOLDER} is where xfer keeps its own files.`,
       );
     }
@@ -65,8 +64,7 @@ export class DownloadFolder {
       await mkdir(folder, { recursive: true });
       const folderReal = await realpath(folder);
       if (folderReal !== folder || !folderReal.startsWith(root + sep)) {
-        throw new FileError(
-          'ERR_XFER_UNSAFE_PATH',
+        throw new UnsafePathError(
           `Refusing to write "${printableName(name)}": its folder leads outside ${this.path}.`,
         );
       }
@@ -82,11 +80,10 @@ export class DownloadFolder {
     const path = join(root, BOOKKEEPING_FOLDER);
     await mkdir(path, { recursive: true, mode: 0o700 }).catch(() => undefined);
     const st = await lstat(path).catch((err: unknown) => {
-      throw new FileError('ERR_XFER_FS', `Cannot create ${path}: ${(err as Error).message}`, { cause: err });
+      throw new FileSystemError(`Cannot create ${path}: ${(err as Error).message}`, { cause: err });
     });
     if (!st.isDirectory()) {
-      throw new FileError(
-        'ERR_XFER_UNSAFE_PATH',
+      throw new UnsafePathError(
         `${path} is not a folder (a symlink or a file); xfer keeps its partial downloads there. Remove it and run again.`,
       );
     }
@@ -101,8 +98,7 @@ export class DownloadFolder {
       await mkdir(this.path, { recursive: true });
       this.real = await realpath(this.path);
     } catch (err) {
-      throw new FileError(
-        'ERR_XFER_FS',
+      throw new FileSystemError(
         `${this.path} cannot be used as the download folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make it a writable folder.`,
         { cause: err },
       );

@@ -1,6 +1,13 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { NetworkError, ProtocolError, XferError, toXferError } from '../errors.js';
+import {
+  BadMagicError,
+  ConnectError,
+  ConnectionClosedError,
+  TlsError,
+  toXferError,
+  type XferError,
+} from '../errors.js';
 import type { ServerAddress } from './address.js';
 
 /**
@@ -74,20 +81,19 @@ export function socketError(
 ): XferError {
   const code = err.code ?? '';
   if (tls && NOT_TLS_CODES.has(code)) {
-    return new NetworkError('ERR_XFER_TLS', `${where} does not speak TLS (it answered in plain text).`, {
+    return new TlsError(`${where} does not speak TLS (it answered in plain text).`, {
       cause: err,
     });
   }
   // Certificate verdicts (UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_CERT_ALTNAME_INVALID, ...) are not errnos.
   if (tls && code !== '' && !/^E[A-Z]+$/.test(code)) {
-    return new NetworkError('ERR_XFER_TLS', `TLS with ${where} failed: ${shortTlsReason(err)}.`, {
+    return new TlsError(`TLS with ${where} failed: ${shortTlsReason(err)}.`, {
       cause: err,
     });
   }
   const mapped = toXferError(err);
   if (phase === 'connecting' && mapped.code === 'ERR_XFER_CONNECT') {
-    return new NetworkError(
-      'ERR_XFER_CONNECT',
+    return new ConnectError(
       `Cannot connect to ${where}: ${code || err.message}. Is the server running there?`,
       { cause: err },
     );
@@ -97,7 +103,7 @@ export function socketError(
     return handshakeClosed(where, code);
   }
   return mapped.code === 'ERR_XFER_INTERNAL'
-    ? new NetworkError('ERR_XFER_CLOSED', `Connection to ${where} failed: ${code || err.message}`, {
+    ? new ConnectionClosedError(`Connection to ${where} failed: ${code || err.message}`, {
         cause: err,
       })
     : mapped;
@@ -105,8 +111,7 @@ export function socketError(
 
 /** The peer hung up (or reset) before the handshake finished. */
 export function handshakeClosed(where: string, how = ''): XferError {
-  return new NetworkError(
-    'ERR_XFER_CLOSED',
+  return new ConnectionClosedError(
     `${where} closed the connection during the xfer handshake${how ? ` (${how})` : ''}.`,
   );
 }
@@ -121,16 +126,15 @@ function shortTlsReason(err: NodeJS.ErrnoException): string {
  * The peer's first bytes were not an xfer preamble: say what it is instead
  * (an HTTP server, a TLS server) rather than only "bad magic".
  */
-export function wrongPeer(first: Buffer, where: string, cause: ProtocolError): XferError {
+export function wrongPeer(first: Buffer, where: string, cause: XferError): XferError {
   if (first.subarray(0, 5).toString('latin1') === 'HTTP/') {
-    return new ProtocolError('ERR_XFER_MAGIC', `${where} answered in HTTP: it is not an xfer server.`, {
+    return new BadMagicError(`${where} answered in HTTP: it is not an xfer server.`, {
       cause,
     });
   }
   if (looksLikeTlsRecord(first)) return speaksTls(where);
   if (cause.code !== 'ERR_XFER_MAGIC') return cause;
-  return new ProtocolError(
-    'ERR_XFER_MAGIC',
+  return new BadMagicError(
     `${where} is not an xfer server (its first bytes were ${first.subarray(0, 8).toString('hex')}).`,
     { cause },
   );
@@ -142,7 +146,7 @@ function looksLikeTlsRecord(b: Buffer): boolean {
 }
 
 export function speaksTls(where: string): XferError {
-  return new NetworkError('ERR_XFER_TLS', `${where} speaks TLS, and this connection was plain TCP.`);
+  return new TlsError(`${where} speaks TLS, and this connection was plain TCP.`);
 }
 
 /**
