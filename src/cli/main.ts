@@ -18,7 +18,8 @@ Usage:
 
 Run \`xfer COMMAND --help\` for a command's options. SERVER is HOST[:PORT] (default port 9876).
 
-Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 interrupted.
+Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 interrupted (Ctrl+C),
+143 terminated (SIGTERM).
 `;
 
 type Command = (argv: string[], cli: Cli) => Promise<number>;

@@ -1,24 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
   AbortedError,
-  AuthError,
-  CatalogTooLargeError,
   ConnectError,
   ConnectionClosedError,
   StalledError,
   TimeoutError,
   UnexpectedFrameError,
   errorFromCode,
+  toXferError,
   type XferError,
 } from '../errors.js';
 import {
   FrameDecoder,
-  authProof,
-  catalogEntryWireSize,
   encode,
-  encodePreamble,
-  proofMatches,
   type CatalogEntry,
   type ClientMessage,
   type FileIdentity,
@@ -26,6 +20,8 @@ import {
   type PiecesMessage,
 } from '../protocol/index.js';
 import { formatAddress } from './address.js';
+import { CatalogCollector } from './catalog-bounds.js';
+import { ClientHandshake } from './handshake.js';
 import {
   answersTls,
   handshakeClosed,
@@ -73,7 +69,7 @@ interface Waiting {
   reject(err: XferError): void;
 }
 type Pending =
-  | (Waiting & { kind: 'list'; entries: CatalogEntry[]; bytes: number; resolve(v: CatalogEntry[]): void })
+  | (Waiting & { kind: 'list'; catalog: CatalogCollector; resolve(v: CatalogEntry[]): void })
   | (Waiting & { kind: 'stat'; resolve(v: PiecesMessage): void })
   | (Waiting & { kind: 'get'; get: GetRequest; received: number; resolve(): void });
 /** A request about to be sent: its id is given by `send`. */
@@ -84,14 +80,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 const DEFAULT_LIST_TIMEOUT_MS = 60_000;
-/**
- * A catalog is held in memory whole, so a server cannot make it grow without
- * end: 200,000 files or 64 MiB of entries (docs/protocol.md §5).
- */
-export const MAX_CATALOG_ENTRIES = 200_000;
-export const MAX_CATALOG_BYTES = 64 * 1024 * 1024;
-/** A CATALOG frame's fields before its entries: requestId, more, count. */
-const CATALOG_HEAD_BYTES = 9;
 /** How many of the peer's first bytes are kept to say what it is when it is not an xfer server. */
 const FIRST_BYTES_KEPT = 8;
 
@@ -108,8 +96,7 @@ export class ClientConnection {
   private phase: Phase = 'connecting';
   private failure: XferError | undefined;
   private firstBytes = Buffer.alloc(0);
-  private readonly clientNonce = randomBytes(32);
-  private serverNonce: Buffer | undefined;
+  private readonly handshake: ClientHandshake;
   private ready: { resolve(): void; reject(err: XferError): void } | undefined;
   private phaseTimer: NodeJS.Timeout | undefined;
   private listTimer: NodeJS.Timeout | undefined;
@@ -120,6 +107,7 @@ export class ClientConnection {
 
   private constructor(private readonly options: ConnectOptions) {
     this.where = formatAddress(options);
+    this.handshake = new ClientHandshake(options.token, this.where);
     this.decoder = new FrameDecoder(
       { peer: 'server' },
       {
@@ -148,7 +136,10 @@ export class ClientConnection {
   list(): Promise<CatalogEntry[]> {
     return new Promise((resolve, reject) => {
       if (this.pending.every((p) => p.kind !== 'list')) this.startListDeadline();
-      this.send({ type: 'list', requestId: 0 }, { kind: 'list', entries: [], bytes: 0, resolve, reject });
+      this.send(
+        { type: 'list', requestId: 0 },
+        { kind: 'list', catalog: new CatalogCollector(this.where), resolve, reject },
+      );
     });
   }
 
@@ -210,8 +201,7 @@ export class ClientConnection {
   }
 
   private sendHello(): void {
-    const hello = encode({ type: 'hello', sessionId: this.options.sessionId, clientNonce: this.clientNonce });
-    this.socket.write(Buffer.concat([encodePreamble(0), hello]));
+    this.socket.write(this.handshake.hello(this.options.sessionId));
   }
 
   private armPhaseTimer(ms: number, onTimeout: () => void): void {
@@ -260,7 +250,7 @@ export class ClientConnection {
 
   private send(msg: ClientMessage & { requestId: number }, pending: NewRequest): void {
     if (this.failure) return pending.reject(this.failure);
-    const p = { ...pending, requestId: this.nextId++ } as Pending;
+    const p: Pending = { ...pending, requestId: this.nextId++ };
     msg.requestId = p.requestId;
     this.pending.push(p);
     this.socket.write(encode(msg));
@@ -274,8 +264,9 @@ export class ClientConnection {
   }
 
   private onMessage(msg: Message): void {
-    if (msg.type === 'welcome') return this.onWelcome(msg.authRequired, msg.serverNonce);
-    if (msg.type === 'auth-ok' && this.phase === 'handshake') return this.onAuthOk(msg.serverProof);
+    if ((msg.type === 'welcome' || msg.type === 'auth-ok') && this.phase === 'handshake') {
+      return this.onHandshakeFrame(msg);
+    }
     if (msg.type === 'error') return this.onErrorFrame(msg.requestId, msg.code, msg.message);
     const head = this.pending[0];
     if (this.phase !== 'ready' || !head || !('requestId' in msg) || msg.requestId !== head.requestId) {
@@ -295,57 +286,32 @@ export class ClientConnection {
     this.fail(new UnexpectedFrameError(`The server sent a ${msg.type} frame in answer to a ${head.kind}.`));
   }
 
-  /** One CATALOG frame: counted against the caps before its entries are kept. */
+  /** One CATALOG frame: counted against the bounds before its entries are kept. */
   private onCatalog(head: Extract<Pending, { kind: 'list' }>, more: boolean, entries: CatalogEntry[]): void {
-    if (more && entries.length === 0) {
-      return this.fail(
-        new UnexpectedFrameError('The server sent an empty CATALOG frame that announced more to come.'),
-      );
+    let complete: boolean;
+    try {
+      complete = head.catalog.add(more, entries);
+    } catch (err) {
+      return this.fail(toXferError(err));
     }
-    head.bytes += CATALOG_HEAD_BYTES + entries.reduce((n, e) => n + catalogEntryWireSize(e), 0);
-    const tooMany = head.entries.length + entries.length > MAX_CATALOG_ENTRIES;
-    if (tooMany || head.bytes > MAX_CATALOG_BYTES) {
-      const cap = tooMany ? `${MAX_CATALOG_ENTRIES} files` : `${MAX_CATALOG_BYTES / 1024 / 1024} MiB`;
-      return this.fail(
-        new CatalogTooLargeError(
-          `The catalog from ${this.where} has more than ${cap}, more than a client accepts; it was refused.`,
-        ),
-      );
-    }
-    for (const e of entries) head.entries.push(e);
-    if (more) return;
-    this.settle(() => head.resolve(head.entries));
+    if (!complete) return;
+    this.settle(() => head.resolve(head.catalog.entries));
     if (this.pending.some((p) => p.kind === 'list')) this.startListDeadline();
     else clearTimeout(this.listTimer);
   }
 
-  private onWelcome(authRequired: boolean, serverNonce: Buffer): void {
-    if (this.phase !== 'handshake' || this.serverNonce) {
-      return this.fail(new UnexpectedFrameError('The server sent an unexpected welcome.'));
+  private onHandshakeFrame(msg: Extract<Message, { type: 'welcome' | 'auth-ok' }>): void {
+    try {
+      if (msg.type === 'auth-ok') {
+        this.handshake.onAuthOk(msg.serverProof);
+        return this.handshakeDone();
+      }
+      const auth = this.handshake.onWelcome(msg.authRequired, msg.serverNonce);
+      if (auth) this.socket.write(auth);
+      else this.handshakeDone();
+    } catch (err) {
+      this.fail(toXferError(err));
     }
-    const token = this.options.token;
-    if (token && !authRequired) {
-      // Without proof the peer could be anyone answering at that address: no downgrade.
-      return this.fail(
-        new AuthError(`${this.where} did not prove it knows the token (it asked for none); refusing it.`),
-      );
-    }
-    if (!authRequired) return this.handshakeDone();
-    if (!token) return this.fail(new AuthError(`${this.where} requires a token.`));
-    this.serverNonce = serverNonce;
-    this.socket.write(
-      encode({ type: 'auth', clientProof: authProof(token, 'client', this.clientNonce, serverNonce) }),
-    );
-  }
-
-  /** The server must prove it knows the token too before it is sent a single request. */
-  private onAuthOk(serverProof: Buffer): void {
-    const token = this.options.token;
-    const nonce = this.serverNonce;
-    if (!token || !nonce || !proofMatches(authProof(token, 'server', this.clientNonce, nonce), serverProof)) {
-      return this.fail(new AuthError(`${this.where} did not prove it knows the token; refusing it.`));
-    }
-    this.handshakeDone();
   }
 
   private onData(chunk: Buffer): void {

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
 import { describe, test } from 'node:test';
-import { ClientConnection, MAX_CATALOG_ENTRIES, type ConnectOptions } from '../../src/client/connection.js';
+import { MAX_CATALOG_ENTRIES } from '../../src/client/catalog-bounds.js';
+import { ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
 import { authProof, encode, type CatalogEntry } from '../../src/protocol/index.js';
 import { catalogFrame, servesFiles, startFakeServer, type FakeBehaviour } from '../helpers/fake-server.js';
 import { startServer } from '../helpers/server.js';
@@ -91,7 +92,10 @@ describe('client connection against a hostile server', () => {
 
     test('a catalog of few but long entries is refused at the byte cap', async (t) => {
       // Names of 3,800 bytes: 64 MiB of catalog comes after some 16,000 entries, long before the entry cap.
-      const long = (i: number) => ({ ...entry(i), name: [i, ...Array(19).fill('n'.repeat(200))].join('/') });
+      const long = (i: number) => ({
+        ...entry(i),
+        name: [i, ...Array<string>(19).fill('n'.repeat(200))].join('/'),
+      });
       const batch = Array.from({ length: 250 }, (_, i) => long(i));
       const { port } = await fake(t, {
         list: (requestId, socket) => {
