@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { finished, runCli, startCli } from '../helpers/cli.js';
 import { servesFiles, startFakeServer } from '../helpers/fake-server.js';
+import { startServer } from '../helpers/server.js';
+import { HAVE_OPENSSL, makePki } from '../helpers/tls.js';
 import { tempDir, waitFor } from '../helpers/tmp.js';
 
 /**
@@ -87,5 +89,30 @@ describe('the CLI against a hostile peer', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /did not prove it knows the token.*\[ERR_XFER_AUTH\]/);
     assert.equal(stats.lists, 0, 'not a request was sent to it');
+  });
+
+  test('xfer ls on a TLS server without --tls names the cause and the CLI adds the flag', async (t) => {
+    if (!HAVE_OPENSSL) return t.skip('making a test certificate needs the openssl CLI');
+    const pki = await makePki(t);
+    const s = await startServer(t, { f: 'x' }, { tls: { cert: pki.cert, key: pki.key } });
+    const r = await runCli(['ls', `127.0.0.1:${s.port}`], {
+      timeoutMs: HANDSHAKE_DEADLINE_MS + EXIT_BOUND_MS,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /speaks TLS, and this connection was plain TCP\. Connect with --tls\. \[ERR_XFER_TLS\]/,
+    );
+  });
+
+  test('xfer ls --tls on a plain server: "does not speak TLS", not an OpenSSL dump', async (t) => {
+    const s = await startServer(t, { f: 'x' });
+    const r = await runCli(['ls', `127.0.0.1:${s.port}`, '--tls'], { timeoutMs: EXIT_BOUND_MS });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /does not speak TLS \(it answered in plain text\)\. If the server speaks plain TCP, drop --tls/,
+    );
+    assert.doesNotMatch(r.stderr, /ssl3_get_record|\.c:\d+/);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encode } from '../../src/protocol/index.js';
 import { bookkeeping, downloaded } from '../helpers/download-dir.js';
-import { catalogFrame, startFakeServer } from '../helpers/fake-server.js';
+import { catalogFrame, servesFiles, startFakeServer } from '../helpers/fake-server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
 
 const PiB = 2 ** 50;
@@ -32,5 +32,17 @@ describe('the .part file and claimed sizes', () => {
     assert.deepEqual(await downloaded(run.dataDir), []);
     assert.deepEqual(await bookkeeping(run.dataDir), [], 'no .part and no resume state');
     assert.equal(stats.gets, 0, 'not a byte was asked for');
+  });
+
+  test('a name too long for the file system is ERR_XFER_FS with a short message, not ERR_XFER_INTERNAL', async (t) => {
+    // 16 segments of 255 bytes: a valid wire name (4,095 bytes) that no path under a temp folder can hold.
+    const name = Array.from({ length: 16 }, (_, i) => String(i).padEnd(255, 'n')).join('/');
+    const { port } = await startFakeServer(t, servesFiles({ [name]: Buffer.from('x') }));
+    const run = await newSession(t, port);
+    assert.deepEqual(await run.session.fetch(name), { ok: false, retryable: false });
+    const [error] = eventsOf(run.events, 'error');
+    assert.equal(error?.code, 'ERR_XFER_FS');
+    assert.match(error?.message ?? '', /too long for this file system/);
+    assert.ok((error?.message.length ?? 0) < 200, `a short message: ${error?.message.length} characters`);
   });
 });
