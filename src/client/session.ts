@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { constants as fsc, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -55,6 +56,8 @@ export class ClientSession {
     );
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
     this.folder = new DownloadFolder(o.dataDir);
+    // Every small file in flight may wait out a back-off on the signal at once, beside the pool's connections.
+    setMaxListeners(Math.max(getMaxListeners(o.signal), SMALL_FILE_WINDOW + 16), o.signal);
   }
 
   /** Before a batch of names: the download folder and its subfolders are checked afresh. */

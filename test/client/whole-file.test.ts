@@ -115,19 +115,24 @@ describe('small files (one request, verified in memory)', () => {
 });
 
 describe('many small files in flight', () => {
-  test('64 at once raise no MaxListenersExceededWarning', async (t) => {
+  test('64 at once raise no MaxListenersExceededWarning, even when they all back off together', async (t) => {
     const files = Object.fromEntries(
       Array.from({ length: 64 }, (_, i) => [`s${i}`, patternBytes(2 * KiB, i + 1)]),
     );
     const s = await startServer(t, files);
+    // The first pooled connections are cut mid-batch: up to 32 files back off at the same time.
+    const relay = await Relay.start(s.port, (i) => (i < 12 ? { cutAfterBytes: 3 * KiB } : {}));
+    t.after(() => relay.close());
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
     t.after(() => process.off('warning', onWarning));
-    const run = await newSession(t, s.port);
+    const run = await newSession(t, relay.port);
     let ok = 0;
     await fetchAll(run.session, Object.keys(files), run.controller.signal, (_n, o) => (ok += o.ok ? 1 : 0));
     assert.equal(ok, 64);
+    t.diagnostic(`${eventsOf(run.events, 'retry').length} retries`);
+    assert.ok(eventsOf(run.events, 'retry').length > 10, 'many files backed off at once');
     // Warnings are emitted on the next tick.
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(
