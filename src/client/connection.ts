@@ -23,11 +23,9 @@ import { formatAddress } from './address.js';
 import { CatalogCollector } from './catalog-bounds.js';
 import { ClientHandshake } from './handshake.js';
 import {
-  answersTls,
-  handshakeClosed,
+  closedInHandshake,
   openSocket,
   socketError,
-  speaksTls,
   wrongPeer,
   type Phase,
   type TransportOptions,
@@ -209,24 +207,12 @@ export class ClientConnection {
     this.phaseTimer = setTimeout(onTimeout, ms);
   }
 
-  /**
-   * A plain connection closed in the handshake before a single byte came
-   * back: a TLS server does exactly that, so ask it (one TLS hello) before
-   * calling it a plain hang-up.
-   */
   private async onSocketClose(): Promise<void> {
     if (this.phase !== 'handshake' || this.failure) {
-      this.fail(new ConnectionClosedError(`The connection to ${this.where} closed.`));
-      return;
+      return this.fail(new ConnectionClosedError(`The connection to ${this.where} closed.`));
     }
-    if (!this.options.tls && this.firstBytes.length === 0) {
-      const tls = await answersTls(
-        this.options,
-        this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-      );
-      if (tls) return this.fail(speaksTls(this.where));
-    }
-    this.fail(handshakeClosed(this.where));
+    const ms = this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.fail(await closedInHandshake(this.options, this.firstBytes.length > 0, ms));
   }
 
   private handshakeDone(): void {

@@ -8,7 +8,7 @@ import {
   toXferError,
   type XferError,
 } from '../errors.js';
-import type { ServerAddress } from './address.js';
+import { formatAddress, type ServerAddress } from './address.js';
 
 /**
  * The socket under a client connection: TCP or TLS, read into one reused
@@ -110,7 +110,7 @@ export function socketError(
 }
 
 /** The peer hung up (or reset) before the handshake finished. */
-export function handshakeClosed(where: string, how = ''): XferError {
+function handshakeClosed(where: string, how = ''): XferError {
   return new ConnectionClosedError(
     `${where} closed the connection during the xfer handshake${how ? ` (${how})` : ''}.`,
   );
@@ -145,17 +145,27 @@ function looksLikeTlsRecord(b: Buffer): boolean {
   return (b[0] === 0x15 || b[0] === 0x16) && b[1] === 0x03;
 }
 
-export function speaksTls(where: string): XferError {
+function speaksTls(where: string): XferError {
   return new TlsError(`${where} speaks TLS, and this connection was plain TCP.`);
 }
 
 /**
- * After a plain connection was closed without a byte in answer: does the peer
- * answer a TLS hello? A TLS server never speaks first and drops a plain client
- * silently, so only asking tells it apart from a server that hangs up on us.
- * The certificate is not checked: nothing is sent but the hello.
+ * The peer closed the connection during the handshake. A TLS server never
+ * speaks first and drops a plain client without a byte, so when nothing came
+ * back over plain TCP, one TLS hello on a second connection tells the two apart.
  */
-export function answersTls(o: ServerAddress, timeoutMs: number): Promise<boolean> {
+export async function closedInHandshake(
+  o: TransportOptions,
+  heardAnything: boolean,
+  timeoutMs: number,
+): Promise<XferError> {
+  const where = formatAddress(o);
+  if (!o.tls && !heardAnything && (await answersTls(o, timeoutMs))) return speaksTls(where);
+  return handshakeClosed(where);
+}
+
+/** Does the peer answer a TLS hello? The certificate is not checked: nothing is sent but the hello. */
+function answersTls(o: ServerAddress, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tlsConnect({
       host: o.host,
