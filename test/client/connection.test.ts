@@ -29,6 +29,19 @@ function entry(i: number, nameBytes = 16): CatalogEntry {
   };
 }
 
+/** A LIST answered with the same CATALOG frame (more = 1) as fast as the client reads, never a last one. */
+function endlessCatalog(batch: CatalogEntry[]): FakeBehaviour['list'] {
+  return (requestId, socket) => {
+    const frame = encode({ type: 'catalog', requestId, more: true, entries: batch });
+    const pump = () => {
+      while (!socket.destroyed && socket.write(frame));
+      if (!socket.destroyed) socket.once('drain', pump);
+    };
+    pump();
+    return undefined;
+  };
+}
+
 /** Library messages speak no CLI: the CLI adds the flags a person should try. */
 function assertNoFlags(err: unknown): true {
   assert.doesNotMatch((err as Error).message, /--\w/, 'no CLI flag in a library message');
@@ -71,19 +84,7 @@ describe('client connection against a hostile server', () => {
   describe('a bounded catalog', () => {
     test('endless CATALOG frames with more = 1 are refused at the entry cap, fast', async (t) => {
       const batch = Array.from({ length: 5000 }, (_, i) => entry(i));
-      const { port } = await fake(t, {
-        // Frames as fast as the client reads them, never a last one.
-        list: (requestId, socket) => {
-          const frame = encode({ type: 'catalog', requestId, more: true, entries: batch });
-          const pump = () => {
-            while (!socket.destroyed && socket.write(frame));
-            if (!socket.destroyed) socket.once('drain', pump);
-          };
-          pump();
-          return undefined;
-        },
-      });
-      const conn = await open(port);
+      const conn = await open((await fake(t, { list: endlessCatalog(batch) })).port);
       await assert.rejects(conn.list(), {
         code: 'ERR_XFER_CATALOG_TOO_LARGE',
         message: new RegExp(`more than ${MAX_CATALOG_ENTRIES} files`),
@@ -97,18 +98,7 @@ describe('client connection against a hostile server', () => {
         name: [i, ...Array<string>(19).fill('n'.repeat(200))].join('/'),
       });
       const batch = Array.from({ length: 250 }, (_, i) => long(i));
-      const { port } = await fake(t, {
-        list: (requestId, socket) => {
-          const frame = encode({ type: 'catalog', requestId, more: true, entries: batch });
-          const pump = () => {
-            while (!socket.destroyed && socket.write(frame));
-            if (!socket.destroyed) socket.once('drain', pump);
-          };
-          pump();
-          return undefined;
-        },
-      });
-      const conn = await open(port);
+      const conn = await open((await fake(t, { list: endlessCatalog(batch) })).port);
       await assert.rejects(conn.list(), { code: 'ERR_XFER_CATALOG_TOO_LARGE', message: /more than 64 MiB/ });
     });
 
