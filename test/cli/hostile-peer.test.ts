@@ -46,6 +46,34 @@ describe('the CLI against a hostile peer', () => {
     });
   }
 
+  test('one SIGINT during a stalled STAT stops xfer get with 130', async (t) => {
+    const { port, stats } = await startFakeServer(t, { ...servesFiles({}), stat: () => undefined });
+    const child = startCli([
+      'get',
+      `127.0.0.1:${port}`,
+      'f',
+      '--out',
+      await tempDir(t),
+      '--stall-timeout',
+      '60',
+    ]);
+    const exit = finished(child, 30_000);
+    await waitFor(() => stats.stats === 1, 10_000, 'the STAT reached the server');
+    child.kill('SIGINT');
+    assert.equal((await exit).code, 130);
+  });
+
+  test('one SIGINT during a handshake that never completes stops xfer get with 130', async (t) => {
+    const { port, stats } = await startFakeServer(t, { ...servesFiles({}), greeting: 'silent' });
+    const child = startCli(['get', `127.0.0.1:${port}`, 'f', '--out', await tempDir(t)]);
+    const exit = finished(child, 30_000);
+    await waitFor(() => stats.connections === 1, 10_000, 'connected');
+    child.kill('SIGINT');
+    const r = await exit;
+    assert.equal(r.code, 130, r.stderr);
+    assert.doesNotMatch(r.stderr, /ERR_XFER_TIMEOUT/, 'stopped by the signal, not by the handshake deadline');
+  });
+
   test('one SIGINT during a stalled LIST stops xfer ls with 130', async (t) => {
     const { port, stats } = await startFakeServer(t, { ...servesFiles({}), list: () => undefined });
     const child = startCli(['ls', `127.0.0.1:${port}`]);

@@ -16,7 +16,8 @@ import {
 export interface FakeBehaviour {
   /** Bytes for a LIST; none at all (the request is swallowed: a stalled LIST) when it returns undefined. */
   list(requestId: number, socket: Socket): Buffer | undefined;
-  stat?(requestId: number, name: string): Buffer;
+  /** Bytes for a STAT; none (a stalled STAT) when it returns undefined. */
+  stat?(requestId: number, name: string): Buffer | undefined;
   get?(req: Extract<Message, { type: 'get' }>, socket: Socket): void;
   /**
    * How a connection starts: `xfer` (the default) speaks the handshake;
@@ -33,6 +34,7 @@ export interface FakeBehaviour {
 export interface FakeServerStats {
   connections: number;
   lists: number;
+  stats: number;
   gets: number;
 }
 
@@ -46,7 +48,7 @@ export async function startFakeServer(
   behaviour: FakeBehaviour,
 ): Promise<{ port: number; server: Server; stats: FakeServerStats }> {
   const sockets = new Set<Socket>();
-  const stats: FakeServerStats = { connections: 0, lists: 0, gets: 0 };
+  const stats: FakeServerStats = { connections: 0, lists: 0, stats: 0, gets: 0 };
   const server = createServer((socket) => {
     stats.connections++;
     sockets.add(socket);
@@ -74,9 +76,14 @@ export async function startFakeServer(
             stats.lists++;
             const answer = behaviour.list(m.requestId, socket);
             if (answer) socket.write(answer);
-          } else if (m.type === 'get') stats.gets++;
-          if (m.type === 'get' && behaviour.get) behaviour.get(m, socket);
-          else if (m.type === 'stat' && behaviour.stat) socket.write(behaviour.stat(m.requestId, m.name));
+          } else if (m.type === 'stat') {
+            stats.stats++;
+            const answer = behaviour.stat?.(m.requestId, m.name);
+            if (answer) socket.write(answer);
+          } else if (m.type === 'get') {
+            stats.gets++;
+            behaviour.get?.(m, socket);
+          }
         },
         data: () => undefined,
         dataEnd: () => undefined,
