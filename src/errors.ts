@@ -37,6 +37,8 @@ export const ERROR_CODES = {
     'The file is larger than this file system (or the file-size limit, ulimit -f) allows. Save it elsewhere.',
   ERR_XFER_CATALOG_TOO_LARGE:
     'The server’s catalog is larger than the client accepts (files or bytes); the listing was refused.',
+  ERR_XFER_CATALOG_TIMEOUT:
+    'The server did not finish sending its catalog within the LIST deadline; the listing was refused.',
   ERR_XFER_FS: 'A file operation failed (permissions, missing folder). The message names the file.',
   ERR_XFER_USAGE: 'The command line is not valid. See `xfer --help`.',
   ERR_XFER_ABORTED: 'Stopped on request (Ctrl+C). Run again to resume.',
@@ -114,6 +116,8 @@ export class NumberOutOfRangeError extends kind('ERR_XFER_NUMBER') {}
 export class InvalidNameError extends kind('ERR_XFER_NAME') {}
 export class UnexpectedFrameError extends kind('ERR_XFER_PROTOCOL') {}
 export class CatalogTooLargeError extends kind('ERR_XFER_CATALOG_TOO_LARGE') {}
+/** Not ERR_XFER_TIMEOUT: a catalog dripped out too slowly is a verdict, not worth the retries a silence gets. */
+export class CatalogTimeoutError extends kind('ERR_XFER_CATALOG_TIMEOUT') {}
 
 // Verdicts on one request.
 export class NotFoundError extends kind('ERR_XFER_NOT_FOUND') {}
@@ -155,6 +159,7 @@ const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
   ERR_XFER_NAME: InvalidNameError,
   ERR_XFER_PROTOCOL: UnexpectedFrameError,
   ERR_XFER_CATALOG_TOO_LARGE: CatalogTooLargeError,
+  ERR_XFER_CATALOG_TIMEOUT: CatalogTimeoutError,
   ERR_XFER_NOT_FOUND: NotFoundError,
   ERR_XFER_RANGE: RangeOutsideFileError,
   ERR_XFER_CHANGED: FileChangedError,

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import {
   AbortedError,
+  CatalogTimeoutError,
   ConnectError,
   ConnectionClosedError,
   StalledError,
@@ -228,7 +229,7 @@ export class ClientConnection {
     this.listTimer = setTimeout(
       () =>
         this.fail(
-          new TimeoutError(`${this.where} did not finish sending its catalog within ${ms / 1000} s.`),
+          new CatalogTimeoutError(`${this.where} did not finish sending its catalog within ${ms / 1000} s.`),
         ),
       ms,
     );

@@ -5,6 +5,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { describe, test } from 'node:test';
 import { MAX_CATALOG_ENTRIES } from '../../src/client/catalog-bounds.js';
 import { ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
+import type { XferError } from '../../src/errors.js';
 import { authProof, encode, type CatalogEntry } from '../../src/protocol/index.js';
 import { catalogFrame, servesFiles, startFakeServer, type FakeBehaviour } from '../helpers/fake-server.js';
 import { startServer } from '../helpers/server.js';
@@ -131,9 +132,11 @@ describe('client connection against a hostile server', () => {
         },
       });
       const conn = await open(port, { listTimeoutMs: 400 });
-      await assert.rejects(conn.list(), {
-        code: 'ERR_XFER_TIMEOUT',
-        message: /did not finish sending its catalog/,
+      await assert.rejects(conn.list(), (err: XferError) => {
+        assert.equal(err.code, 'ERR_XFER_CATALOG_TIMEOUT');
+        assert.match(err.message, /did not finish sending its catalog within 0.4 s/);
+        assert.equal(err.retryable, false, 'a verdict: the session does not ask again');
+        return true;
       });
     });
 
