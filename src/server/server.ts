@@ -7,6 +7,8 @@ import { encode, encodePreamble } from '../protocol/index.js';
 import type { XferErrorCode } from '../errors.js';
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost, type ServerLog } from './connection.js';
+import { HttpFace, type HttpLimits } from './http/face.js';
+import { sniffProtocol } from './http/sniff.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { TextListWriter } from './text-list.js';
 
@@ -21,6 +23,18 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** How often resources/ is rescanned in case fs.watch missed a change. */
   rescanIntervalMs?: number;
+  /** The HTTP/1.1 face on the same port (default on; off by itself with a token and no TLS). */
+  http?: boolean;
+  httpLimits?: Partial<HttpLimits>;
+}
+
+/** Why the HTTP face is off, when it is. */
+export type HttpFaceState = 'on' | 'off' | 'off-token-without-tls';
+
+/** A connection the server can ask to finish (drain) or cut (destroy) at shutdown. */
+interface LiveConnection {
+  drain(): void;
+  destroy(): void;
 }
 
 export const DEFAULT_PORT = 9876;
@@ -36,7 +50,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   readonly limits: ServerLimits;
   readonly token: string | undefined;
   private readonly server: Server;
-  private readonly connections = new Set<ServerConnection>();
+  readonly httpFace: HttpFaceState;
+  private readonly connections = new Set<LiveConnection>();
+  private readonly http: HttpFace | undefined;
   private readonly perIp = new Map<string, number>();
   private readonly fileSlots = new Map<string, number>();
   private readonly authFailures = new Map<string, number[]>();
@@ -49,10 +65,30 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     this.token = options.token;
     this.catalog = new Catalog(join(options.root, 'resources'));
     this.textList = new TextListWriter(join(options.root, 'text.txt'));
+    // A bearer token must never cross the wire in clear: with a token, HTTP only over TLS.
+    this.httpFace =
+      options.http === false
+        ? 'off'
+        : options.token !== undefined && !options.tls
+          ? 'off-token-without-tls'
+          : 'on';
+    this.http =
+      this.httpFace === 'on'
+        ? new HttpFace(this, {
+            tls: options.tls !== undefined,
+            ...(options.token !== undefined ? { token: options.token } : {}),
+            ...(options.httpLimits ? { limits: options.httpLimits } : {}),
+          })
+        : undefined;
     const onSocket = (socket: Socket) => this.accept(socket);
     this.server = options.tls
       ? createTlsServer(
-          { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: this.limits.handshakeTimeoutMs },
+          {
+            cert: options.tls.cert,
+            key: options.tls.key,
+            handshakeTimeout: this.limits.handshakeTimeoutMs,
+            ...(this.http ? { ALPNProtocols: ['http/1.1'] } : {}),
+          },
           onSocket,
         )
       : createTcpServer(onSocket);
@@ -97,6 +133,12 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     this.log({ level: 'warn', message: `authentication failed from ${ip}` });
   }
 
+  /** True while `ip` is locked out after too many failed authentications. */
+  lockedOut(ip: string): boolean {
+    const failures = (this.authFailures.get(ip) ?? []).filter((t) => Date.now() - t < 60_000);
+    return failures.length >= this.limits.authFailuresPerMinute;
+  }
+
   /**
    * Stops accepting, lets ranges in flight finish for up to the grace period,
    * then cuts what is left. Resolves when every connection is closed.
@@ -104,6 +146,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.catalog.stop();
+      this.http?.drain();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const conn of this.connections) conn.drain();
       const grace = setTimeout(() => {
@@ -111,6 +154,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       }, this.limits.shutdownGraceMs);
       await closed;
       clearTimeout(grace);
+      this.http?.stop();
     })();
     return this.closing;
   }
@@ -152,14 +196,33 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       return;
     }
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    const conn = new ServerConnection(socket, this);
-    this.connections.add(conn);
+    // Until its first bytes say which protocol it speaks, a connection just closes at shutdown.
+    const live: LiveConnection = { drain: () => socket.destroy(), destroy: () => socket.destroy() };
+    this.connections.add(live);
+    const http = this.http;
+    if (!http) {
+      this.speakXfer(socket, live);
+    } else {
+      void sniffProtocol(socket, this.limits.handshakeTimeoutMs).then((protocol) => {
+        if (protocol === 'xfer') this.speakXfer(socket, live);
+        else if (protocol === 'http') {
+          live.drain = () => undefined; // the face drains its own connections
+          http.accept(socket);
+        }
+      });
+    }
     socket.on('close', () => {
-      this.connections.delete(conn);
+      this.connections.delete(live);
       const left = (this.perIp.get(ip) ?? 1) - 1;
       if (left <= 0) this.perIp.delete(ip);
       else this.perIp.set(ip, left);
     });
+  }
+
+  private speakXfer(socket: Socket, live: LiveConnection): void {
+    const conn = new ServerConnection(socket, this);
+    live.drain = () => conn.drain();
+    socket.resume();
   }
 
   private refusalFor(ip: string): { code: XferErrorCode; message: string } | undefined {
@@ -176,8 +239,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
         message: `Too many connections from ${ip} (limit ${this.limits.maxConnectionsPerIp}).`,
       };
     }
-    const failures = (this.authFailures.get(ip) ?? []).filter((t) => Date.now() - t < 60_000);
-    if (failures.length >= this.limits.authFailuresPerMinute) {
+    if (this.lockedOut(ip)) {
       return {
         code: 'ERR_XFER_AUTH',
         message: 'Too many failed authentications from this address; wait a minute.',
