@@ -48,10 +48,15 @@ export interface RawExchange {
 }
 
 /**
- * Sends `bytes` (or the chunks `write` produces) on a raw socket and collects the answer until
- * the server closes or `waitMs` passes. For requests no well-behaved client library would send.
+ * Sends `bytes` on a raw socket and collects the answer until the server
+ * closes, `waitMs` passes, or (with `untilHeaders`) a first header block is in. For requests no well-behaved client library would send.
  */
-export function rawHttp(port: number, bytes: Buffer | string, waitMs = 3_000): Promise<RawExchange> {
+export function rawHttp(
+  port: number,
+  bytes: Buffer | string,
+  options: { waitMs?: number; untilHeaders?: boolean } = {},
+): Promise<RawExchange> {
+  const { waitMs = 3_000, untilHeaders = false } = options;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const socket = connect({ host: '127.0.0.1', port });
@@ -61,7 +66,11 @@ export function rawHttp(port: number, bytes: Buffer | string, waitMs = 3_000): P
       resolve({ received: Buffer.concat(chunks), closedByServer });
     };
     const timer = setTimeout(() => done(false), waitMs);
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // A first response's headers are all a status check needs; keep-alive would hold the rest.
+      if (untilHeaders && Buffer.concat(chunks).includes('\r\n\r\n')) done(false);
+    });
     socket.on('error', () => undefined);
     socket.on('close', () => done(true));
     socket.write(bytes);

@@ -174,6 +174,12 @@ export class HttpFace {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<Sent> {
+    if (req.httpVersionMajor !== 1) {
+      // HTTP/0.9 has no status line or headers to carry a length, a digest or an error.
+      throw new HttpError(505, 'ERR_XFER_PROTOCOL', 'Only HTTP/1.0 and HTTP/1.1 are served.', {
+        Connection: 'close',
+      });
+    }
     const method = req.method ?? '';
     if (method !== 'GET' && method !== 'HEAD') {
       throw new HttpError(
