@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, posix } from 'node:path';
-import { NetworkError, RemoteError } from '../../errors.js';
+import { ConnectionClosedError, FileChangedError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import type { Catalog, FileRecord, OpenedFile } from '../catalog.js';
 import type { FileHashes } from '../hasher.js';
@@ -115,14 +115,14 @@ async function streamBody(
   // flight: waiting for a buffer or a drain also ends when the response closes.
   let onClose = (): void => undefined;
   const closed = new Promise<never>((_, reject) => {
-    onClose = () => reject(new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.'));
+    onClose = () => reject(new ConnectionClosedError('The client closed the connection.'));
     res.once('close', onClose);
   });
   closed.catch(() => undefined);
   const end = offset + length;
   try {
     for (let pos = offset; pos < end;) {
-      if (res.destroyed) throw new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.');
+      if (res.destroyed) throw new ConnectionClosedError('The client closed the connection.');
       const buf = await Promise.race([buffers.take(), closed]);
       const want = Math.min(pace ? pace.chunkSize : buf.length, buf.length, end - pos);
       if (pace) await pace.wait(want);
@@ -134,7 +134,7 @@ async function streamBody(
       // The last bytes go out only if every byte read came from one version of the file.
       if (bytesRead === 0 || (pos >= end && (await changedSinceOpen(file)))) {
         buffers.give(buf);
-        throw new RemoteError('ERR_XFER_CHANGED', 'The file changed while being sent; the response was cut.');
+        throw new FileChangedError('The file changed while being sent; the response was cut.');
       }
       if (!res.write(buf.subarray(0, bytesRead), () => buffers.give(buf))) {
         await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closed]);
