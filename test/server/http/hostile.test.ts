@@ -50,11 +50,7 @@ const cases: [string, string | Buffer, number | 'closed'][] = [
   ],
   ['POST', 'POST /ok.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', 405],
   ['HTTP/0.9', 'GET /ok.txt\r\n\r\n', 505],
-  [
-    'HTTP/2 prior knowledge',
-    'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00',
-    'closed',
-  ],
+  ['HTTP/2 prior knowledge', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00', 400],
   [
     'garbage after a method',
     Buffer.concat([Buffer.from('GET '), Buffer.from([0, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a])]),
