@@ -200,6 +200,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     const live: LiveConnection = { drain: () => socket.destroy(), destroy: () => socket.destroy() };
     this.connections.add(live);
     const http = this.http;
+    const lockedOut = (address: string) => this.lockedOut(address);
     if (!http) {
       this.speakXfer(socket, live);
     } else {
@@ -207,7 +208,14 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
         if (protocol === 'xfer') this.speakXfer(socket, live);
         else if (protocol === 'http') {
           live.drain = () => undefined; // the face drains its own connections
-          http.accept(socket);
+          http.accept(socket, {
+            active: () => undefined,
+            idle: () => undefined,
+            authFailed: () => this.authFailed(ip),
+            get lockedOut() {
+              return lockedOut(ip);
+            },
+          });
         }
       });
     }

@@ -10,7 +10,7 @@ import { RateLimitError } from '../../errors.js';
 import type { Catalog } from '../catalog.js';
 import type { ServerLog } from '../connection.js';
 import type { ServerLimits } from '../limits.js';
-import { HttpRefusal, HttpRoutes } from './routes.js';
+import { HttpRefusal, HttpRoutes, type ConnectionTicket } from './routes.js';
 
 /** The HTTP face's own limits (docs/http.md), beside the server's shared ServerLimits. */
 export interface HttpLimits {
@@ -36,8 +36,6 @@ export interface HttpHost {
   readonly catalog: Catalog;
   readonly limits: ServerLimits;
   log(entry: ServerLog): void;
-  authFailed(ip: string): void;
-  lockedOut(ip: string): boolean;
 }
 
 export interface HttpFaceOptions {
@@ -49,6 +47,7 @@ export interface HttpFaceOptions {
 
 /** Per connection: requests are answered one at a time, in order, within a request budget. */
 interface ConnectionState {
+  ticket: ConnectionTicket;
   queue: Promise<void>;
   pending: number;
   tokens: number;
@@ -77,8 +76,6 @@ export class HttpFace {
         catalog: host.catalog,
         bytesPerSecond: host.limits.bytesPerSecondPerConnection,
         log: (entry) => host.log(entry),
-        authFailed: (ip) => host.authFailed(ip),
-        lockedOut: (ip) => host.lockedOut(ip),
       },
       { tls: options.tls, ...(options.token !== undefined ? { token: options.token } : {}) },
     );
@@ -104,8 +101,9 @@ export class HttpFace {
   }
 
   /** Takes an admitted socket whose first bytes (put back) are an HTTP request. */
-  accept(socket: Socket): void {
+  accept(socket: Socket, ticket: ConnectionTicket): void {
     const state = {
+      ticket,
       queue: Promise.resolve(),
       pending: 0,
       tokens: this.host.limits.requestBurst,
@@ -144,11 +142,13 @@ export class HttpFace {
     state.queue = state.queue.then(async () => {
       if (!res.destroyed) {
         const gone = new Promise((resolve) => res.once('close', resolve));
-        await this.routes.answer(req, res);
+        state.ticket.active();
+        await this.routes.answer(req, res, state.ticket);
         // The next pipelined answer starts only when this one has left.
         if (!res.writableFinished) await gone;
       }
       state.pending--;
+      if (state.pending === 0) state.ticket.idle();
       if (state.pending < this.host.limits.maxQueuedRequests / 2 && socket.isPaused()) socket.resume();
     });
   }

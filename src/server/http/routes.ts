@@ -22,8 +22,19 @@ export interface RoutesHost {
   /** Bytes per second per response; 0 for no cap (the server's --limit-rate). */
   readonly bytesPerSecond: number;
   log(entry: ServerLog): void;
-  authFailed(ip: string): void;
-  lockedOut(ip: string): boolean;
+}
+
+/**
+ * A connection's place in the server's admission: whether it is doing work
+ * (a busy connection is not evicted to make room), and its address's standing
+ * in the authentication lockout, shared with the xfer protocol.
+ */
+export interface ConnectionTicket {
+  active(): void;
+  idle(): void;
+  /** One wrong token from this connection's address. */
+  authFailed(): void;
+  readonly lockedOut: boolean;
 }
 
 /** A refusal: the xfer error it stands for, its HTTP status, and any headers it needs. */
@@ -55,10 +66,10 @@ export class HttpRoutes {
     this.tokenDigest = options.token === undefined ? undefined : sha256(options.token);
   }
 
-  async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async answer(req: IncomingMessage, res: ServerResponse, ticket: ConnectionTicket): Promise<void> {
     const started = Date.now();
     try {
-      const sent = await this.route(req, res);
+      const sent = await this.route(req, res, ticket);
       this.logAccess(req, sent.status, sent.bytes, started);
     } catch (err) {
       this.fail(req, res, err, started);
@@ -70,7 +81,7 @@ export class HttpRoutes {
     this.fail(req, res, refusal, Date.now());
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<Sent> {
+  private async route(req: IncomingMessage, res: ServerResponse, ticket: ConnectionTicket): Promise<Sent> {
     if (req.httpVersionMajor !== 1) {
       // HTTP/0.9 has no status line or headers to carry a length, a digest or an error.
       throw new HttpRefusal(505, new UnexpectedFrameError('Only HTTP/1.0 and HTTP/1.1 are served.'), {
@@ -88,7 +99,7 @@ export class HttpRoutes {
         Connection: 'close',
       });
     }
-    this.authorize(req);
+    this.authorize(req, ticket);
     const target = parseTarget(req.url ?? '');
     if (target.kind === 'bad') throw new HttpRefusal(400, new InvalidNameError(target.reason));
     const catalog = this.host.catalog;
@@ -126,10 +137,9 @@ export class HttpRoutes {
    * a failed xfer handshake and closes the connection; a locked-out address is
    * refused outright. A request without the header is told what to send.
    */
-  private authorize(req: IncomingMessage): void {
+  private authorize(req: IncomingMessage, ticket: ConnectionTicket): void {
     if (!this.tokenDigest) return;
-    const ip = req.socket.remoteAddress ?? '';
-    if (this.host.lockedOut(ip)) {
+    if (ticket.lockedOut) {
       const error = new AuthError('Too many failed authentications from this address; wait a minute.');
       throw new HttpRefusal(429, error, { 'Retry-After': '60', Connection: 'close' });
     }
@@ -143,7 +153,7 @@ export class HttpRoutes {
       );
     }
     if (!timingSafeEqual(sha256(given), this.tokenDigest)) {
-      this.host.authFailed(ip);
+      ticket.authFailed();
       const error = new AuthError('The bearer token does not match the server’s.');
       throw new HttpRefusal(401, error, { ...challenge, Connection: 'close' });
     }
