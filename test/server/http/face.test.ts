@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ServerLog } from '../../../src/server/connection.js';
@@ -265,6 +266,28 @@ describe('HTTP face', () => {
     assert.match(lines[1]?.message ?? '', /^127\.0\.0\.1 "GET \/nope%0A%1B\[31m HTTP\/1\.1" 400 \d+ \d+ms$/);
   });
 
+  test('shutdown closes idle keep-alive HTTP connections at once', async (t) => {
+    const s = await hashedServer(t);
+    const socket = connect({ host: '127.0.0.1', port: s.port });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    let answered = '';
+    const first = new Promise<void>((resolve) =>
+      socket.on('data', (c: Buffer) => {
+        answered += c.toString('latin1');
+        if (answered.includes('page.html 25 B')) resolve();
+      }),
+    );
+    socket.on('error', () => undefined);
+    socket.write('GET /text.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    await first;
+    assert.match(answered, /Connection: keep-alive/i);
+    const started = Date.now();
+    await s.server.close();
+    await closed;
+    // Well inside the 5 s grace that cuts connections still busy.
+    assert.ok(Date.now() - started < 3_000, `close took ${Date.now() - started} ms`);
+  });
+
   test('--no-http and a token without TLS keep the face off: HTTP bytes get the xfer refusal', async (t) => {
     const off = await startServer(t, files, { http: false });
     assert.equal(off.server.httpFace, 'off');
@@ -303,6 +326,9 @@ describe('HTTP face', () => {
       });
       assert.equal(ok.status, 200);
       assert.ok(ok.body.toString().includes('big.bin'));
+      // The xfer protocol shares the port over TLS.
+      const xfer = await s.connect({ tls: { ca: pki.caCert }, token: 'right-token' });
+      assert.equal((await xfer.list()).length, 3);
       for (const guess of ['wrong', 'right-toke', 'right-token2']) {
         const got = await fetchHttp(s.port, '/', { ...tls, headers: { Authorization: `Bearer ${guess}` } });
         assert.equal(got.status, 401);
