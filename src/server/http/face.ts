@@ -169,7 +169,8 @@ export class HttpFace {
       level: 'debug',
       message: `${socket.remoteAddress ?? '?'} bad HTTP request (${status}): ${err.code ?? 'unknown'}`,
     });
-    const answering = (socket as Socket & { _httpMessage?: unknown })._httpMessage !== undefined;
+    // node:http keeps the response being written in _httpMessage (null between responses).
+    const answering = Boolean((socket as Socket & { _httpMessage?: unknown })._httpMessage);
     if (!answering) {
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, posix } from 'node:path';
-import { ConnectionClosedError, FileChangedError } from '../../errors.js';
+import { ConnectionClosedError, FileChangedError, RangeOutsideFileError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import type { Catalog, FileRecord, OpenedFile } from '../catalog.js';
 import type { FileHashes } from '../hasher.js';
@@ -51,15 +51,19 @@ export async function sendFile(
       ? parseRange(req.headers.range, file.size)
       : ({ kind: 'whole' } as const);
     if (range.kind === 'unsatisfiable') {
-      const body = `ERR_XFER_RANGE: The range lies outside "${printableName(record.name)}" (${file.size} bytes).\n`;
+      const error = new RangeOutsideFileError(
+        `The range lies outside "${printableName(record.name)}" (${file.size} bytes).`,
+      );
+      const body = Buffer.from(`${error.code}: ${error.message}\n`);
       res.writeHead(416, {
         'Content-Range': `bytes */${file.size}`,
         'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-        'X-Xfer-Error': 'ERR_XFER_RANGE',
+        'Content-Length': body.length,
+        'X-Xfer-Error': error.code,
       });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      return { status: 416, bytes: 0 };
+      const head = req.method === 'HEAD';
+      res.end(head ? undefined : body);
+      return { status: 416, bytes: head ? 0 : body.length };
     }
     const [start, end] = range.kind === 'one' ? [range.start, range.end] : [0, file.size - 1];
     const length = end - start + 1;

@@ -130,6 +130,23 @@ describe('HTTP face under hostile requests', () => {
     assert.equal((await fetchHttp(s.port, '/ok.txt')).status, 200);
   });
 
+  test('a malformed request after an answered one on the same connection still gets its 400', async (t) => {
+    const s = await startServer(t, files);
+    const { connect } = await import('node:net');
+    const socket = connect({ host: '127.0.0.1', port: s.port });
+    socket.on('error', () => undefined);
+    let received = '';
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('data', (c: Buffer) => {
+      received += c.toString('latin1');
+      // Once the first answer is in, send garbage on the same (kept-alive) connection.
+      if (received.includes('honest bytes\n') && !socket.writableEnded) socket.end('GET /a b c\r\n\r\n');
+    });
+    socket.write('GET /ok.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closed;
+    assert.deepEqual(statusesOf(Buffer.from(received, 'latin1')), [200, 400]);
+  });
+
   test('1000 pipelined requests are all answered, in order, on one connection', async (t) => {
     const s = await startServer(t, files);
     let requests = '';
