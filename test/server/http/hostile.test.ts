@@ -132,6 +132,8 @@ describe('HTTP face under hostile requests', () => {
 
   test('a malformed request after an answered one on the same connection still gets its 400', async (t) => {
     const s = await startServer(t, files);
+    // Hashing done first: a server closed mid-hash rescans a removed folder (catalog.open's retry).
+    await waitFor(() => s.server.catalog.entries().every((e) => e.sha256), 10_000, 'files hashed');
     const { connect } = await import('node:net');
     const socket = connect({ host: '127.0.0.1', port: s.port });
     socket.on('error', () => undefined);
