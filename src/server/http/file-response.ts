@@ -124,6 +124,8 @@ async function streamBody(
   });
   closed.catch(() => undefined);
   const end = offset + length;
+  // The next chunk is read while the last one drains (the two buffers bound it), not after.
+  let flushed: Promise<unknown> | undefined;
   try {
     for (let pos = offset; pos < end;) {
       if (res.destroyed) throw new ConnectionClosedError('The client closed the connection.');
@@ -140,9 +142,10 @@ async function streamBody(
         buffers.give(buf);
         throw new FileChangedError('The file changed while being sent; the response was cut.');
       }
-      if (!res.write(buf.subarray(0, bytesRead), () => buffers.give(buf))) {
-        await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closed]);
-      }
+      if (flushed) await Promise.race([flushed, closed]);
+      flushed = res.write(buf.subarray(0, bytesRead), () => buffers.give(buf))
+        ? undefined
+        : new Promise((resolve) => res.once('drain', resolve));
     }
   } finally {
     res.off('close', onClose);
