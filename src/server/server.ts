@@ -12,6 +12,8 @@ import { sniffProtocol } from './http/sniff.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { TextListWriter } from './text-list.js';
 
+export type { ServerLog } from './connection.js';
+
 export interface ServerOptions {
   /** The folder holding resources/ and text.txt. */
   root: string;

@@ -8,7 +8,7 @@ import {
 import type { Socket } from 'node:net';
 import { RateLimitError } from '../../errors.js';
 import type { Catalog } from '../catalog.js';
-import type { ServerLog } from '../connection.js';
+import type { ServerLog } from '../server.js';
 import type { ServerLimits } from '../limits.js';
 import { HttpRefusal, HttpRoutes, type ConnectionTicket } from './routes.js';
 

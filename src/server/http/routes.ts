@@ -10,7 +10,7 @@ import {
 } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import type { Catalog } from '../catalog.js';
-import type { ServerLog } from '../connection.js';
+import type { ServerLog } from '../server.js';
 import { renderTextList } from '../text-list.js';
 import { renderIndexHtml, renderIndexJson, renderMetalink } from './documents.js';
 import { sendFile, type Sent } from './file-response.js';

@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { ServerLog } from '../../../src/server/connection.js';
+import type { ServerLog } from '../../../src/server/server.js';
 import { fetchHttp, rawHttp } from '../../helpers/http.js';
 import { startServer } from '../../helpers/server.js';
 import { HAVE_OPENSSL, makePki } from '../../helpers/tls.js';
