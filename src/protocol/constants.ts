@@ -40,20 +40,3 @@ export const FrameType = {
   DATA: 0x21,
   ERROR: 0x7e,
 } as const;
-
-/** Which frames each side may send: the decoder of the other side refuses the rest. */
-export const CLIENT_FRAMES: ReadonlySet<number> = new Set([
-  FrameType.HELLO,
-  FrameType.AUTH,
-  FrameType.LIST,
-  FrameType.STAT,
-  FrameType.GET,
-]);
-export const SERVER_FRAMES: ReadonlySet<number> = new Set([
-  FrameType.WELCOME,
-  FrameType.AUTH_OK,
-  FrameType.CATALOG,
-  FrameType.PIECES,
-  FrameType.DATA,
-  FrameType.ERROR,
-]);
