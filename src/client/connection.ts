@@ -13,7 +13,9 @@ import {
   toXferError,
 } from '../errors.js';
 import {
+  DEFAULT_STALL_TIMEOUT_MS,
   FrameDecoder,
+  NONCE_SIZE,
   authProof,
   encode,
   encodePreamble,
@@ -70,7 +72,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * 100 ms of CPU against 220 ms with Node's usual 64 KiB 'data' chunks.
  */
 const READ_BUFFER_BYTES = 1024 * 1024;
-const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 
 /**
  * One connection to an xfer server. Requests may be pipelined: each is sent at
@@ -82,7 +83,7 @@ export class ClientConnection {
   private nextId = 1;
   private failure: XferError | undefined;
   private handshake: { resolve(): void; reject(err: XferError): void } | undefined;
-  private readonly clientNonce = randomBytes(32);
+  private readonly clientNonce = randomBytes(NONCE_SIZE);
   private serverNonce: Buffer | undefined;
   /** Recently finished GETs, so a CHANGED error that trails their bytes still reaches them. */
   private readonly finishedGets = new Map<number, GetRequest>();

@@ -1,5 +1,12 @@
 /** Wire constants and limits. docs/protocol.md documents each one. */
 
+/** The port a server listens on, and a client connects to, when none is given. */
+export const DEFAULT_PORT = 9876;
+/** The course project's rule: one client fetches one file over at most 4 connections at once. */
+export const MAX_CONNECTIONS_PER_FILE = 4;
+/** A connection with requests outstanding that receives nothing for this long is closed and retried. */
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+
 /** "XFER": the first four bytes each side sends, so a stray HTTP client or port scan fails fast. */
 export const MAGIC = Buffer.from('XFER', 'ascii');
 export const PROTOCOL_VERSION = 1;
