@@ -29,6 +29,7 @@ import {
   u64,
   withOptionalTail,
   type Field,
+  type StructField,
 } from './layout.js';
 import type { CatalogEntry, FileIdentity, Message, Preamble } from './messages.js';
 
@@ -83,7 +84,7 @@ interface Frame<K extends Message['type']> {
   type: number;
   /** The side that sends it: the other side's decoder refuses it from anyone else. */
   sender: 'client' | 'server';
-  layout: Field<Omit<MessageOf<K>, 'type'>>;
+  layout: StructField<Omit<MessageOf<K>, 'type'>>;
 }
 
 const FRAMES: { [K in Message['type']]: Frame<K> } = {
@@ -179,7 +180,7 @@ export function decodeFrame(type: number, payload: Buffer): Message {
   const frame = BY_TYPE.get(type);
   if (!frame) throw new FrameTypeError(`Unknown frame type 0x${type.toString(16)}.`);
   const r = new PayloadReader(payload);
-  const msg = { type: frame.name, ...frame.layout.read(r) } as Message;
+  const msg = frame.layout.readInto(r, { type: frame.name }) as Message;
   // Every payload must be consumed exactly: trailing bytes mean the peer and we disagree.
   r.end();
   return msg;
