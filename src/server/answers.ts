@@ -12,7 +12,7 @@ import {
   type StatMessage,
 } from '../protocol/index.js';
 import type { Catalog, FileRecord, FileVersion, OpenedFile } from './catalog.js';
-import type { FileHashes } from './hasher.js';
+import type { FileHashes } from './hash-cache.js';
 import type { ServerLimits } from './limits.js';
 import type { ServerLog } from './log-limiter.js';
 import { Pacer, READ_SIZE, ReadBuffers, drained, sendRange } from './range-sender.js';

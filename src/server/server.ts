@@ -124,7 +124,8 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       void publish();
       this.emit('catalog', this.catalog.size);
     });
-    this.catalog.on('warning', (message) => this.log({ level: 'warn', message }, 'catalog-warning'));
+    this.catalog.on('warning', (message) => this.log({ level: 'warn', message }));
+    this.catalog.on('scan-failed', (message) => this.log({ level: 'warn', message }, 'scan-failed'));
     await this.catalog.rescan();
     await publish();
     this.catalog.watch(this.options.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS);
