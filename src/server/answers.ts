@@ -1,5 +1,13 @@
 import type { Socket } from 'node:net';
-import { RemoteError, XferError, toXferError } from '../errors.js';
+import {
+  FileChangedError,
+  LimitError,
+  NotFoundError,
+  RangeOutsideFileError,
+  toXferError,
+  type XferError,
+  type XferErrorCode,
+} from '../errors.js';
 import {
   MAX_FRAME_SIZE,
   catalogEntryWireSize,
@@ -65,8 +73,8 @@ export class Answers {
       else if (req.type === 'stat') await this.answerStat(req);
       else await this.answerGet(req);
     } catch (err) {
-      const error = toXferError(err);
-      if (error instanceof MidStreamError || !(error instanceof RemoteError)) {
+      const error = toXferError(err instanceof MidStreamError ? err.cause : err);
+      if (err instanceof MidStreamError || !REQUEST_VERDICTS.has(error.code)) {
         // Once raw bytes have started, or on an unexpected failure, the stream
         // can no longer be trusted: cut the connection, the client retries.
         this.host.log(
@@ -101,7 +109,7 @@ export class Answers {
   private record(name: string): FileRecord {
     const record = this.host.catalog.get(name);
     if (!record) {
-      throw new RemoteError('ERR_XFER_NOT_FOUND', `The server has no file named "${printableName(name)}".`);
+      throw new NotFoundError(`The server has no file named "${printableName(name)}".`);
     }
     return record;
   }
@@ -131,8 +139,7 @@ export class Answers {
   private async answerGet(req: GetMessage): Promise<void> {
     const slot = `${this.sessionKey}\0${req.name}`;
     if (!this.host.claimFileSlot(slot)) {
-      throw new RemoteError(
-        'ERR_XFER_LIMIT',
+      throw new LimitError(
         `At most ${this.host.limits.maxDataConnectionsPerClientFile} connections may fetch one file at once.`,
       );
     }
@@ -187,11 +194,19 @@ export class Answers {
 }
 
 /** A failure after the DATA header went out: the raw stream is broken. */
-class MidStreamError extends XferError {
-  constructor(cause: XferError) {
-    super(cause.code, cause.message, { cause });
+class MidStreamError extends Error {
+  constructor(override readonly cause: XferError) {
+    super(cause.message, { cause });
   }
 }
+
+/** The verdicts a request is answered with; any other failure cuts the connection. */
+const REQUEST_VERDICTS: ReadonlySet<XferErrorCode> = new Set([
+  'ERR_XFER_NOT_FOUND',
+  'ERR_XFER_RANGE',
+  'ERR_XFER_CHANGED',
+  'ERR_XFER_LIMIT',
+]);
 
 /** A GET must name the version the server has, and a range inside it. */
 function checkGet(req: GetMessage, file: FileVersion, hashes: FileHashes): void {
@@ -200,16 +215,14 @@ function checkGet(req: GetMessage, file: FileVersion, hashes: FileHashes): void 
     throw changed(req.name);
   }
   if (req.offset + req.length > file.size) {
-    throw new RemoteError(
-      'ERR_XFER_RANGE',
+    throw new RangeOutsideFileError(
       `Bytes ${req.offset}..${req.offset + req.length} lie past the end of "${printableName(req.name)}" (${file.size} bytes).`,
     );
   }
 }
 
-function changed(name: string): RemoteError {
-  return new RemoteError(
-    'ERR_XFER_CHANGED',
+function changed(name: string): FileChangedError {
+  return new FileChangedError(
     `"${printableName(name)}" changed on the server since it was listed; fetch it again.`,
   );
 }

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
+import { NotFoundError } from '../errors.js';
 import { pieceSizeFor, type CatalogEntry } from '../protocol/index.js';
 import {
-  OpenFailure,
   openConfined,
   readConfined,
   type FileVersion,
@@ -151,7 +151,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /** A listed file that is gone means the catalog is out of date. */
   private afterOpenFailure(err: unknown): void {
-    if (err instanceof OpenFailure && err.gone) void this.rescan();
+    if (err instanceof NotFoundError) void this.rescan();
   }
 
   private async scanOnce(): Promise<void> {

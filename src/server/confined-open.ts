@@ -9,7 +9,7 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
-import { RemoteError } from '../errors.js';
+import { LimitError, NotFoundError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import { isInside, isTemporaryFsError, versionKey, type FileRecord } from './scan.js';
 
@@ -42,21 +42,17 @@ export interface SmallRead {
   changedMeanwhile: boolean;
 }
 
-/** Thrown when a listed file could not be opened: `gone` says the catalog is out of date. */
-export class OpenFailure extends RemoteError {
-  constructor(
-    record: FileRecord,
-    readonly gone: boolean,
-    cause: unknown,
-  ) {
-    super(
-      gone ? 'ERR_XFER_NOT_FOUND' : 'ERR_XFER_LIMIT',
-      gone
-        ? `"${printableName(record.name)}" is no longer available.`
-        : 'The server is short of file descriptors or memory right now; try again shortly.',
-      { cause },
-    );
-  }
+/**
+ * Why a listed file could not be opened: out of descriptors or memory is
+ * temporary (ERR_XFER_LIMIT, the client retries); anything else means the
+ * file is gone (ERR_XFER_NOT_FOUND, and the catalog is out of date).
+ */
+function openFailure(record: FileRecord, err: unknown): LimitError | NotFoundError {
+  return isTemporaryFsError(err)
+    ? new LimitError('The server is short of file descriptors or memory right now; try again shortly.', {
+        cause: err,
+      })
+    : new NotFoundError(`"${printableName(record.name)}" is no longer available.`, { cause: err });
 }
 
 export async function openConfined(rootReal: string, record: FileRecord): Promise<OpenedFile> {
@@ -64,7 +60,7 @@ export async function openConfined(rootReal: string, record: FileRecord): Promis
   try {
     fh = await open(record.realPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   } catch (err) {
-    throw new OpenFailure(record, !isTemporaryFsError(err), err);
+    throw openFailure(record, err);
   }
   try {
     const opened = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => realpath(record.realPath));
@@ -94,7 +90,7 @@ export function readConfined(
   try {
     fd = openSync(record.realPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
-    throw new OpenFailure(record, !isTemporaryFsError(err), err);
+    throw openFailure(record, err);
   }
   try {
     let opened: string;
@@ -122,10 +118,9 @@ export function readConfined(
 /** What was opened must be a regular file inside resources/; its identity comes from fstat. */
 function checkOpened(rootReal: string, record: FileRecord, openedPath: string, st: BigIntStats): FileVersion {
   if (!isInside(rootReal, openedPath)) {
-    throw new RemoteError('ERR_XFER_NOT_FOUND', `"${printableName(record.name)}" is not inside resources/.`);
+    throw new NotFoundError(`"${printableName(record.name)}" is not inside resources/.`);
   }
-  if (!st.isFile())
-    throw new RemoteError('ERR_XFER_NOT_FOUND', `"${printableName(record.name)}" is not a file.`);
+  if (!st.isFile()) throw new NotFoundError(`"${printableName(record.name)}" is not a file.`);
   const size = Number(st.size);
   const mtimeUs = Number(st.mtimeNs / 1000n);
   return { size, mtimeUs, versionKey: versionKey(st.dev, st.ino, size, mtimeUs) };

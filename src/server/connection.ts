@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { ProtocolError, RemoteError, toXferError, type XferError } from '../errors.js';
+import {
+  AuthError,
+  RateLimitError,
+  TimeoutError,
+  UnexpectedFrameError,
+  toXferError,
+  type XferError,
+} from '../errors.js';
 import {
   FEATURE_AUTH,
   FrameDecoder,
@@ -64,12 +71,12 @@ export class ServerConnection {
     );
     // An absolute deadline: a peer dripping one byte at a time cannot stretch it.
     this.handshakeTimer = setTimeout(
-      () => this.fail(new ProtocolError('ERR_XFER_TIMEOUT', 'The handshake did not finish in time.')),
+      () => this.fail(new TimeoutError('The handshake did not finish in time.')),
       host.limits.handshakeTimeoutMs,
     );
     socket.setNoDelay(true);
     socket.setTimeout(host.limits.idleTimeoutMs, () =>
-      this.fail(new ProtocolError('ERR_XFER_TIMEOUT', 'The connection was idle for too long.')),
+      this.fail(new TimeoutError('The connection was idle for too long.')),
     );
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', () => undefined); // 'close' follows; resets are routine
@@ -110,10 +117,7 @@ export class ServerConnection {
         return this.enqueue(msg);
       }
       if (this.phase === 'closed') return; // frames already buffered when the connection was closed
-      throw new ProtocolError(
-        'ERR_XFER_PROTOCOL',
-        `A ${msg.type} frame is not allowed during ${this.phase}.`,
-      );
+      throw new UnexpectedFrameError(`A ${msg.type} frame is not allowed during ${this.phase}.`);
     } catch (err) {
       this.fail(toXferError(err));
     }
@@ -149,7 +153,7 @@ export class ServerConnection {
         },
         'auth-failed',
       );
-      throw new RemoteError('ERR_XFER_AUTH', 'Authentication failed: the token does not match the server’s.');
+      throw new AuthError('Authentication failed: the token does not match the server’s.');
     }
     this.answers.send({
       type: 'auth-ok',
@@ -166,7 +170,7 @@ export class ServerConnection {
 
   private enqueue(req: Request): void {
     if (!this.bucket.take(Date.now())) {
-      throw new RemoteError('ERR_XFER_RATE_LIMIT', 'Too many requests on one connection; closing it.');
+      throw new RateLimitError('Too many requests on one connection; closing it.');
     }
     if (this.draining) return;
     this.ticket.active();
@@ -222,9 +226,6 @@ export class ServerConnection {
   }
 }
 
-function lockedOut(): RemoteError {
-  return new RemoteError(
-    'ERR_XFER_AUTH',
-    'Too many failed authentications from this address; it is locked out for a minute.',
-  );
+function lockedOut(): AuthError {
+  return new AuthError('Too many failed authentications from this address; it is locked out for a minute.');
 }
