@@ -166,7 +166,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       this.lastScanFailed = true;
       this.emit(
         'scan-failed',
-        `Rescanning resources/ failed for now (${(err as Error).message}); still serving the last catalog of ${this.files.size} files until a rescan succeeds.`,
+        `Rescanning resources/ failed for now (${(err as Error).message}); still serving the last catalog of ${this.files.size} file${this.files.size === 1 ? '' : 's'} until a rescan succeeds.`,
       );
       return;
     }

@@ -154,7 +154,19 @@ describe('xfer server', () => {
         ),
       ),
     );
-    await sleep(1500);
+    // Wait for the state that matters: memory has stopped growing (the server is held back).
+    let last = 0;
+    await waitFor(
+      async () => {
+        const rss = process.memoryUsage().rss;
+        const settled = Math.abs(rss - last) < 1024 * 1024;
+        last = rss;
+        await sleep(250);
+        return settled;
+      },
+      20_000,
+      'memory to settle',
+    );
     const grown = process.memoryUsage().rss - rssBefore;
     assert.ok(grown < 64 * 1024 * 1024, `the server buffered ${Math.round(grown / 1024 / 1024)} MiB`);
     const good = await s.connect();
@@ -255,6 +267,7 @@ describe('xfer server', () => {
     const first = await Promise.all([0, 1, 2, 3].map(() => s.connect({ sessionId })));
     const id = await identityOf(first[0]!, 'f');
     const fdsBefore = openFds();
+    const started = new Set<number>();
     const cut = first.map((conn, i) =>
       conn
         .get({
@@ -262,14 +275,15 @@ describe('xfer server', () => {
           offset: i * 4 * 1024 * 1024,
           length: 4 * 1024 * 1024,
           expect: id,
-          onChunk: () => true,
+          onChunk: () => started.add(i) !== undefined,
         })
         .catch((e: Error) => e),
     );
-    await sleep(300); // the server is mid-range on all four, pacing its reads
+    // The server is mid-range on all four (1 MiB/s each, 4 MiB each), pacing its reads.
+    await waitFor(() => started.size === 4, 5000, 'bytes on all four connections');
     first.forEach((conn) => conn.close());
     await Promise.all(cut);
-    await sleep(300);
+    await waitFor(() => s.server.admission.size === 0, 5000, 'the server to close all four');
     const again = await Promise.all([0, 1, 2, 3].map(() => s.connect({ sessionId })));
     const parts = await Promise.all(again.map((conn, i) => fetchRange(conn, 'f', i * 1024, 1024, id)));
     assert.ok(
@@ -321,7 +335,7 @@ describe('xfer server', () => {
     const held = await Promise.all([0, 1, 2].map(() => s.connect()));
     await assert.rejects(s.connect(), { code: 'ERR_XFER_LIMIT' });
     held.slice(1).forEach((c) => c.close());
-    await sleep(100);
+    await waitFor(() => s.server.admission.size === 1, 3000, 'two places freed');
     const flood = await RawPeer.open(s.port);
     flood.hello();
     flood.send(
