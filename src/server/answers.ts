@@ -23,6 +23,7 @@ import type { Catalog, FileRecord, FileVersion, OpenedFile } from './catalog.js'
 import type { FileHashes } from './hash-cache.js';
 import type { ServerLimits } from './limits.js';
 import type { ServerLog } from './log-limiter.js';
+import { sameVersion } from './scan.js';
 import { Pacer, READ_SIZE, ReadBuffers, drained, sendRange } from './range-sender.js';
 
 /** GETs up to one read buffer are read whole and sent in one write (Catalog.readSmall). */
@@ -158,7 +159,7 @@ export class Answers {
         }
         // The bytes are sent; if the file changed meanwhile, say so, so the client discards them.
         const after = await file.fh.stat({ bigint: true });
-        if (Number(after.size) !== file.size || Number(after.mtimeNs / 1000n) !== file.mtimeUs) {
+        if (!sameVersion(after, file)) {
           throw changed(req.name);
         }
         this.host.log({

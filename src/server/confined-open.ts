@@ -11,7 +11,14 @@ import {
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { LimitError, NotFoundError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
-import { isInside, isTemporaryFsError, versionKey, type FileRecord } from './scan.js';
+import {
+  isInside,
+  isTemporaryFsError,
+  mtimeMicros,
+  sameVersion,
+  versionKey,
+  type FileRecord,
+} from './scan.js';
 
 /**
  * Opening a listed file, confined to resources/: the real path found by the
@@ -107,8 +114,7 @@ export function readConfined(
       got += n;
     }
     const after = fstatSync(fd, { bigint: true });
-    const changedMeanwhile =
-      Number(after.size) !== file.size || Number(after.mtimeNs / 1000n) !== file.mtimeUs;
+    const changedMeanwhile = !sameVersion(after, file);
     return { file, bytes, changedMeanwhile };
   } finally {
     closeSync(fd);
@@ -122,6 +128,6 @@ function checkOpened(rootReal: string, record: FileRecord, openedPath: string, s
   }
   if (!st.isFile()) throw new NotFoundError(`"${printableName(record.name)}" is not a file.`);
   const size = Number(st.size);
-  const mtimeUs = Number(st.mtimeNs / 1000n);
+  const mtimeUs = mtimeMicros(st);
   return { size, mtimeUs, versionKey: versionKey(st.dev, st.ino, size, mtimeUs) };
 }

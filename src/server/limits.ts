@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 
+export const MS_PER_SECOND = 1000;
+
 /**
  * Every limit the server enforces, with its default, in one place.
  * docs/protocol.md lists them; `xfer serve --help` shows the flags that set them.

@@ -1,3 +1,5 @@
+import { MS_PER_SECOND } from './limits.js';
+
 export interface ServerLog {
   level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
@@ -42,7 +44,7 @@ export class LogLimiter {
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const seconds = Math.round(this.intervalMs / 1000);
+    const seconds = Math.round(this.intervalMs / MS_PER_SECOND);
     for (const { first, suppressed } of this.held.values()) {
       if (suppressed === 0) continue;
       this.emit({

@@ -1,3 +1,4 @@
+import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { XferError } from '../errors.js';
@@ -21,6 +22,21 @@ const TEMPORARY_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOM
 
 export function isTemporaryFsError(err: unknown): boolean {
   return TEMPORARY_ERRNOS.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+}
+
+const NS_PER_US = 1000n;
+
+/** A file's modification time in whole microseconds, as the protocol carries it. */
+export function mtimeMicros(st: Pick<BigIntStats, 'mtimeNs'>): number {
+  return Number(st.mtimeNs / NS_PER_US);
+}
+
+/** True when fstat still shows the version a file was opened as (size and mtime). */
+export function sameVersion(
+  st: Pick<BigIntStats, 'size' | 'mtimeNs'>,
+  file: { size: number; mtimeUs: number },
+): boolean {
+  return Number(st.size) === file.size && mtimeMicros(st) === file.mtimeUs;
 }
 
 export function versionKey(dev: bigint, ino: bigint, size: number, mtimeUs: number): string {
@@ -90,7 +106,7 @@ async function walk(dir: string, prefix: string, visited: Set<string>, w: Walk):
         await walk(real, name, visited, w);
       } else if (st.isFile()) {
         const size = Number(st.size);
-        const mtimeUs = Number(st.mtimeNs / 1000n);
+        const mtimeUs = mtimeMicros(st);
         w.out.set(name, {
           name,
           realPath: real,

@@ -1,4 +1,4 @@
-const MS_PER_SECOND = 1000;
+import { MS_PER_SECOND } from './limits.js';
 
 /**
  * A request budget: `ratePerSecond` tokens flow in, up to `burst` are kept,
