@@ -145,14 +145,15 @@ export class ServerConnection {
     const token = this.host.token ?? '';
     const expected = authProof(token, 'client', this.clientNonce, this.serverNonce);
     if (!proofMatches(expected, clientProof)) {
-      const locked = this.ticket.authFailed();
-      this.host.log(
-        {
-          level: 'warn',
-          message: `authentication failed from ${this.socket.remoteAddress ?? '?'}${locked ? '; the address is locked out' : ''}`,
-        },
-        'auth-failed',
-      );
+      const address = this.socket.remoteAddress ?? '?';
+      if (this.ticket.authFailed()) {
+        this.host.log(
+          { level: 'warn', message: `authentication failed from ${address}; the address is locked out` },
+          'auth-lockout',
+        );
+      } else {
+        this.host.log({ level: 'warn', message: `authentication failed from ${address}` }, 'auth-failed');
+      }
       throw new AuthError('Authentication failed: the token does not match the server’s.');
     }
     this.answers.send({
