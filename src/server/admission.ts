@@ -153,7 +153,7 @@ export class Admission {
         },
       };
     }
-    if (this.entries.size >= this.limits.maxConnections && !this.makeRoom()) {
+    if (this.entries.size >= this.limits.maxConnections && !this.makeRoom(mine?.size ?? 0)) {
       return {
         ok: false,
         refusal: {
@@ -221,18 +221,27 @@ export class Admission {
   }
 
   /**
-   * Closes one connection to admit a new one, fairest first: one already on
-   * its way out; else one that has done nothing since it connected, taken
-   * from the address group holding the most such (oldest first), so a flood
-   * of silent handshakes pays before anyone else; else the connection quiet
-   * the longest, if quiet long enough. False when every connection is busy.
+   * Closes one connection to admit a new one from a group holding `newcomers`
+   * connections, fairest first: one already on its way out; else one that has
+   * done nothing since it connected, taken from the address group holding the
+   * most such (oldest first), so a flood of silent handshakes pays before
+   * anyone else; else the connection quiet the longest, if quiet long enough;
+   * else, when one group holds more than twice the newcomer's share, one of
+   * its connections (quiet before busy, oldest first): no address keeps
+   * others out by holding many connections that each look busy. False when
+   * none of these exists.
    */
-  private makeRoom(): boolean {
-    const victim = this.closingEntry() ?? this.idleEntryOfBusiestGroup() ?? this.longestQuietEntry();
+  private makeRoom(newcomers: number): boolean {
+    const victim =
+      this.closingEntry() ??
+      this.idleEntryOfBusiestGroup() ??
+      this.longestQuietEntry() ??
+      this.entryOfHoggingGroup(newcomers + 1);
     if (!victim) return false;
     this.evict(victim, {
       code: 'ERR_XFER_LIMIT',
-      message: 'The server is full and this connection was idle; it was closed to make room.',
+      message:
+        'The server is full; this connection was closed to make room for another client. Connect again to continue.',
     });
     return true;
   }
@@ -269,6 +278,18 @@ export class Admission {
         best = entry;
     }
     return best;
+  }
+
+  private entryOfHoggingGroup(share: number): Entry | undefined {
+    let largest: Set<Entry> | undefined;
+    for (const group of this.byGroup.values()) if (group.size > (largest?.size ?? 0)) largest = group;
+    if (!largest || largest.size <= 2 * share) return undefined;
+    let oldestBusy: Entry | undefined;
+    for (const entry of largest) {
+      if (entry.state === 'quiet') return entry;
+      oldestBusy ??= entry;
+    }
+    return oldestBusy;
   }
 
   private evict(entry: Entry, refusal: Refusal): void {

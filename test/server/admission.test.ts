@@ -120,6 +120,30 @@ describe('Admission', () => {
     assert.match(g.refusal('10.0.0.5')?.message ?? '', /all of them busy/);
   });
 
+  test('an address holding more than twice the newcomer’s share gives up a connection even when all look busy', () => {
+    const g = gate({ ...LIMITS, maxConnections: 5 });
+    g.admit('10.0.0.1', 'hog 1').active();
+    g.admit('10.0.0.1', 'hog 2').active();
+    g.admit('10.0.0.1', 'hog 4').active();
+    const quiet = g.admit('10.0.0.1', 'hog 3');
+    quiet.active();
+    quiet.idle();
+    g.admit('10.0.0.2', 'other').active();
+    g.admit('10.0.0.3', 'newcomer').active();
+    assert.deepEqual(
+      g.dismissed.map((d) => d.who),
+      ['hog 3'],
+      'the quiet one of the hog goes first, however recently it worked',
+    );
+    g.admit('10.0.0.4', 'second newcomer').active();
+    assert.deepEqual(
+      g.dismissed.map((d) => d.who),
+      ['hog 3', 'hog 1'],
+    );
+    // Now the hog holds two, no more than twice a newcomer's share: everyone busy means a refusal.
+    assert.match(g.refusal('10.0.0.5')?.message ?? '', /all of them busy/);
+  });
+
   test('the guess limit closes every connection of the address, refuses new ones and right proofs, for one window', () => {
     const g = gate();
     const attacker = [1, 2, 3, 4].map((i) => g.admit('10.0.0.66', `attacker ${i}`));
