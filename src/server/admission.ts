@@ -13,7 +13,7 @@ import { addressGroup } from './address-group.js';
  *   const admitted = admission.admit(socket.remoteAddress, (refusal) => closeNow(refusal));
  *   if (!admitted.ok) → refuse at once (a tiny write at most, then destroy): admitted.refusal says why.
  *   ticket = admitted.ticket, then during the connection's life:
- *     ticket.active()     a request is being served: the connection is not evictable
+ *     ticket.active()     a request is being served: closed for room only from an address hogging the server
  *     ticket.idle()       no request in flight any more
  *     ticket.closing()    the connection is on its way out (it may be cut first when room is needed)
  *     ticket.authFailed() one wrong proof; returns true when this locked the address group out
