@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import type { XferErrorCode } from '../errors.js';
 import { addressGroup } from './address-group.js';
 
@@ -298,9 +298,8 @@ export class Admission {
   }
 }
 
-/** An address as shown in messages: IPv4 as is, IPv6 with its /64 since that is what is counted. */
+/** An address as shown in messages: IPv4 as is (also IPv4-mapped), IPv6 with the /64 it is counted in. */
 function describe(address: string): string {
-  if (isIPv4(address) || !isIPv6(address)) return address;
   const group = addressGroup(address);
-  return group === address ? address : `${address} (${group})`;
+  return isIPv4(group) || group === address ? group : `${address} (${group})`;
 }

@@ -45,12 +45,18 @@ describe('addressGroup', () => {
 });
 
 describe('Admission', () => {
-  test('the per-address cap counts every IPv6 address of one /64 together', () => {
+  test('the per-address cap counts every IPv6 address of one /64 together, and an IPv4-mapped address as its IPv4', () => {
     const g = gate();
     for (let i = 1; i <= 4; i++) g.admit(`2001:db8::${i}`);
     assert.equal(g.refusal('2001:db8::ffff:9')?.code, 'ERR_XFER_LIMIT');
     assert.match(g.refusal('2001:db8::5')?.message ?? '', /2001:db8::5 \(2001:db8:0:0::\/64\).*limit 4/);
     g.admit('2001:db8:0:1::1'); // the next /64 is another group
+    const mapped = gate();
+    for (let i = 0; i < 4; i++) mapped.admit('::ffff:10.1.1.1');
+    assert.match(
+      mapped.refusal('10.1.1.1')?.message ?? '',
+      /^Too many connections from 10\.1\.1\.1 \(limit 4\)/,
+    );
     assert.equal(g.admission.countFor('2001:db8::77'), 4);
   });
 
