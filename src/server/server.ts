@@ -138,10 +138,13 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     });
     const configured = this.options.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections;
     if (this.limits.maxConnections < configured) {
-      this.log({
-        level: 'info',
-        message: `At most ${this.limits.maxConnections} connections: the process may open only ${openFileLimit()} files.`,
-      });
+      // On the next turn, once start() has resolved and its caller listens to 'log'.
+      setImmediate(() =>
+        this.log({
+          level: 'info',
+          message: `At most ${this.limits.maxConnections} connections: the process may open only ${openFileLimit()} files.`,
+        }),
+      );
     }
     // Out of descriptors (EMFILE/ENFILE), libuv accepts and closes the waiting
     // connections itself and accepting resumes when descriptors free up; the
