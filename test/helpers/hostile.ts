@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
-import { encode, encodePreamble, type Message } from '../../src/protocol/index.js';
+import { FrameDecoder, encode, encodePreamble, type Message } from '../../src/protocol/index.js';
 import { RawPeer } from './raw-peer.js';
 import { waitFor } from './tmp.js';
 
@@ -9,6 +10,13 @@ import { waitFor } from './tmp.js';
  * source address is picked with `from` (all of 127.0.0.0/8 is loopback), so
  * one test can play several hosts.
  */
+
+/** Preamble + HELLO with a nonce the test knows, so it can compute a proof for the WELCOME that follows. */
+export function greet(peer: RawPeer, clientNonce: Buffer): void {
+  peer.send(
+    Buffer.concat([encodePreamble(0), encode({ type: 'hello', sessionId: randomBytes(16), clientNonce })]),
+  );
+}
 
 /** `count` connections from `from` that finish the handshake (preamble + HELLO, WELCOME back) and then say nothing. */
 export async function idleHandshakes(port: number, from: string, count: number): Promise<RawPeer[]> {
@@ -49,13 +57,22 @@ export function reconnectStorm(
     new Promise<void>((resolve) => {
       result.attempts++;
       const socket = connect({ host: '127.0.0.1', port, localAddress: from });
-      const peer = RawPeer.decoderFor((m: Message) => {
-        if (m.type !== 'error') return;
-        result.codes.set(m.code, (result.codes.get(m.code) ?? 0) + 1);
-        socket.destroy();
-      });
+      const decoder = new FrameDecoder(
+        { peer: 'server' },
+        {
+          preamble: () => undefined,
+          message: (m: Message) => {
+            if (m.type !== 'error') return;
+            result.codes.set(m.code, (result.codes.get(m.code) ?? 0) + 1);
+            socket.destroy();
+          },
+          data: () => undefined,
+          dataEnd: () => undefined,
+          error: () => undefined,
+        },
+      );
       socket.on('connect', () => socket.write(hello));
-      socket.on('data', (chunk: Buffer) => peer.push(chunk));
+      socket.on('data', (chunk: Buffer) => decoder.push(chunk));
       socket.on('error', () => undefined);
       socket.on('close', () => resolve());
     }).then(() => (Date.now() < deadline ? lane() : undefined));

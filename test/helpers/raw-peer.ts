@@ -10,34 +10,21 @@ export class RawPeer {
   readonly messages: Message[] = [];
   dataBytes = 0;
   closed = false;
-  /** The nonce sent by hello(), for a test that computes a proof. */
-  clientNonce = randomBytes(32);
-  private readonly decoder = RawPeer.decoderFor(
-    (m) => this.messages.push(m),
-    (c) => (this.dataBytes += c.length),
+  private readonly decoder = new FrameDecoder(
+    { peer: 'server' },
+    {
+      preamble: () => undefined,
+      message: (m) => this.messages.push(m),
+      data: (c) => (this.dataBytes += c.length),
+      dataEnd: () => undefined,
+      error: () => undefined,
+    },
   );
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (c: Buffer) => this.decoder.push(c));
     socket.on('error', () => undefined);
     socket.on('close', () => (this.closed = true));
-  }
-
-  /** A decoder of server frames that hands each message to `onMessage` (for clients built on bare sockets). */
-  static decoderFor(
-    onMessage: (m: Message) => void,
-    onData: (c: Buffer) => void = () => undefined,
-  ): FrameDecoder {
-    return new FrameDecoder(
-      { peer: 'server' },
-      {
-        preamble: () => undefined,
-        message: onMessage,
-        data: onData,
-        dataEnd: () => undefined,
-        error: () => undefined,
-      },
-    );
   }
 
   /** `from` picks the source address: 127.0.0.0/8 is all loopback, so tests can act as several hosts. */
@@ -55,7 +42,7 @@ export class RawPeer {
     this.socket.write(
       Buffer.concat([
         encodePreamble(0),
-        encode({ type: 'hello', sessionId: randomBytes(16), clientNonce: this.clientNonce }),
+        encode({ type: 'hello', sessionId: randomBytes(16), clientNonce: randomBytes(32) }),
       ]),
     );
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { authProof, encode } from '../../src/protocol/index.js';
 import { runCli } from '../helpers/cli.js';
-import { idleHandshakes } from '../helpers/hostile.js';
+import { greet, idleHandshakes } from '../helpers/hostile.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { startServer } from '../helpers/server.js';
 import { patternBytes, sha256, tempDir, waitFor } from '../helpers/tmp.js';
@@ -49,23 +49,27 @@ describe('lockout covers every connection', () => {
 
   test('a right proof sent after the lockout is refused, on a connection opened before it', async (t) => {
     const s = await startServer(t, { f: 'x' }, { token: TOKEN, limits: { authFailuresPerMinute: 3 } });
-    const [patient, ...guessers] = await idleHandshakes(s.port, '127.0.0.7', 4);
-    t.after(() => [patient, ...guessers].forEach((p) => p?.close()));
-    const welcome = patient!.messages.find((m) => m.type === 'welcome');
+    const guessers = await idleHandshakes(s.port, '127.0.0.7', 3);
+    const patient = await RawPeer.open(s.port, '127.0.0.7');
+    t.after(() => [patient, ...guessers].forEach((p) => p.close()));
+    const clientNonce = randomBytes(32);
+    greet(patient, clientNonce);
+    await waitFor(() => patient.messages.some((m) => m.type === 'welcome'), 3000, 'welcome');
+    const welcome = patient.messages.find((m) => m.type === 'welcome');
     assert.ok(welcome?.type === 'welcome');
     for (const g of guessers) {
       g.send(encode({ type: 'auth', clientProof: randomBytes(32) }));
       await waitFor(() => g.closed, 3000, 'a judged guess');
     }
-    await waitFor(() => patient!.closed, 3000, 'the pending handshake closed by the lockout');
-    patient!.send(
+    await waitFor(() => patient.closed, 3000, 'the pending handshake closed by the lockout');
+    patient.send(
       encode({
         type: 'auth',
-        clientProof: authProof(TOKEN, 'client', patient!.clientNonce, welcome.serverNonce),
+        clientProof: authProof(TOKEN, 'client', clientNonce, welcome.serverNonce),
       }),
     );
-    assert.deepEqual(patient!.errors(), ['ERR_XFER_AUTH']);
-    assert.ok(!patient!.messages.some((m) => m.type === 'auth-ok'));
+    assert.deepEqual(patient.errors(), ['ERR_XFER_AUTH']);
+    assert.ok(!patient.messages.some((m) => m.type === 'auth-ok'));
   });
 });
 

@@ -92,7 +92,7 @@ describe(
       const lines = result.stderr.split('\n').filter((l) => /refused/.test(l));
       assert.ok(lines.length <= 4, `${lines.length} log lines about refusals for ${attempts} attempts`);
       assert.match(result.stderr, /\d+ more like this in the last \d+ s: refused 127\.0\.0\.2/);
-    assert.match(result.stderr, /At most 960 connections: the process may open only 1024 files\./);
+      assert.match(result.stderr, /At most 960 connections: the process may open only 1024 files\./);
     });
 
     test('out of descriptors: accepting survives without spinning, a rescan keeps the last catalog, a GET is told to retry', async (t) => {
