@@ -47,7 +47,7 @@ describe('lockout covers every connection', () => {
     assert.equal((await other.list()).length, 1);
   });
 
-  test('a right proof sent after the lockout is refused, on a connection opened before it', async (t) => {
+  test('a handshake pending at the lockout is closed with ERR_XFER_AUTH, and its right proof afterwards gets nothing', async (t) => {
     const s = await startServer(t, { f: 'x' }, { token: TOKEN, limits: { authFailuresPerMinute: 3 } });
     const guessers = await idleHandshakes(s.port, '127.0.0.7', 3);
     const patient = await RawPeer.open(s.port, '127.0.0.7');
