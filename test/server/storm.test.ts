@@ -38,22 +38,11 @@ describe(
     test('under ulimit -n 1024 a reconnect storm past the per-address cap holds no descriptors, logs a few lines, and honest ls and get still work', async (t) => {
       const content = patternBytes(3 * 1024 * 1024, 21);
       const root = await shareOf(t, { 'f.bin': content });
-      const child = spawn(
-        'prlimit',
-        [
-          '--nofile=1024:1024',
-          process.execPath,
-          CLI,
-          'serve',
-          '--root',
-          root,
-          '--host',
-          '127.0.0.1',
-          '--port',
-          '0',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-      );
+      const serve = ['serve', '--root', root, '--host', '127.0.0.1', '--port', '0'];
+      const child = spawn('prlimit', ['--nofile=1024:1024', process.execPath, CLI, ...serve], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      });
       stopOnExit(t, child);
       const exit = finished(child, 60_000);
       const banner = await waitForStderr(child, /on 127\.0\.0\.1:(\d+)/);
