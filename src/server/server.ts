@@ -147,17 +147,16 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       );
     }
     // Out of descriptors (EMFILE/ENFILE), libuv accepts and closes the waiting
-    // connections itself and accepting resumes when descriptors free up; the
-    // error only needs reporting, without a line per connection.
+    // connections itself and accepting resumes when descriptors free up; what
+    // does reach this handler is reported, without a line per connection.
     this.server.on('error', (err) =>
-      this.log({ level: 'error', message: `Accepting a connection failed: ${err.message}` }, 'accept-error'),
+      this.log({ level: 'error', message: `Server error: ${err.message}` }, 'server-error'),
     );
   }
 
   /** Every accepted socket: admission first, before a byte is read or a TLS handshake is started. */
   private accept(socket: Socket): void {
-    // Admission may take the place back before the connection object exists (it never does, today,
-    // since admit() and the start below run in one go), so dismissing starts as a plain destroy.
+    // The connection object exists only once admitted; until then taking the place back is a destroy.
     let dismiss: Dismiss = () => socket.destroy();
     const admitted = this.admission.admit(socket.remoteAddress, (refusal) => dismiss(refusal));
     if (!admitted.ok) return this.refuse(socket, admitted.refusal);
