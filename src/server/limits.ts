@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { MAX_CONNECTIONS_PER_FILE } from '../protocol/index.js';
 
 export const MS_PER_SECOND = 1000;
 
@@ -36,7 +37,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxClientFrameBytes: 16 * 1024,
   maxConnections: 1024,
   maxConnectionsPerIp: 256,
-  maxDataConnectionsPerClientFile: 4,
+  maxDataConnectionsPerClientFile: MAX_CONNECTIONS_PER_FILE,
   requestsPerSecond: 5_000,
   requestBurst: 20_000,
   maxQueuedRequests: 64,

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
-import { encode, encodePreamble } from '../protocol/index.js';
+import { DEFAULT_PORT, encode, encodePreamble } from '../protocol/index.js';
 import { Admission, type Dismiss, type Refusal, type Ticket } from './admission.js';
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost } from './connection.js';
@@ -26,7 +26,6 @@ export interface ServerOptions {
   rescanIntervalMs?: number;
 }
 
-export const DEFAULT_PORT = 9876;
 export const DEFAULT_RESCAN_INTERVAL_MS = 2_000;
 
 export interface ServerEvents {
