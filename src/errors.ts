@@ -25,7 +25,10 @@ export const ERROR_CODES = {
     'The server refused the connection or request because a limit was reached. Try again later.',
   ERR_XFER_RATE_LIMIT: 'Too many requests in too short a time; the server closed the connection.',
   ERR_XFER_TIMEOUT: 'The peer sent nothing for too long; the connection was closed.',
-  ERR_XFER_STALLED: 'A connection stopped delivering bytes; it was closed and its range retried.',
+  ERR_XFER_STALLED:
+    'A connection stopped delivering bytes (or dripped below the floor rate); it was closed and its range retried.',
+  ERR_XFER_NO_PROGRESS:
+    'A download made no useful progress for too long and was given up. The partial file is kept: run again to resume.',
   ERR_XFER_CONNECT: 'Could not connect to the server. Check that it runs and that host and port are right.',
   ERR_XFER_CLOSED: 'The connection closed before the exchange finished.',
   ERR_XFER_TLS: 'The TLS handshake failed. Check --tls, --ca and the server certificate.',
@@ -54,6 +57,7 @@ const RETRYABLE: ReadonlySet<XferErrorCode> = new Set([
   'ERR_XFER_CLOSED',
   'ERR_XFER_TIMEOUT',
   'ERR_XFER_STALLED',
+  'ERR_XFER_NO_PROGRESS',
   'ERR_XFER_SHUTDOWN',
   'ERR_XFER_LIMIT',
   'ERR_XFER_RATE_LIMIT',

@@ -1,6 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { resolve, join } from 'node:path';
-import { ClientSession, fetchAll, watchInputList } from '../client/session.js';
+import { fetchAll } from '../client/batch.js';
+import { ClientSession } from '../client/session.js';
+import { watchInputList } from '../client/watch.js';
 import { printableName } from '../protocol/index.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
 import { UsageError } from '../errors.js';

@@ -1,0 +1,10 @@
+import { XferError } from '../errors.js';
+
+/**
+ * States an invariant the code relies on (as undici asserts its state): if it
+ * does not hold, a bug is found, and going on could write a byte in the wrong
+ * place, so the download stops with ERR_XFER_INTERNAL instead.
+ */
+export function invariant(condition: unknown, what: string): asserts condition {
+  if (!condition) throw new XferError('ERR_XFER_INTERNAL', `Internal error: ${what}. Please report it.`);
+}
