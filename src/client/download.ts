@@ -1,17 +1,17 @@
 import { rename } from 'node:fs/promises';
-import { FileError, IntegrityError, NetworkError, XferError, toXferError } from '../errors.js';
+import { FileError, IntegrityError, XferError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, type FileIdentity } from '../protocol/index.js';
 import type { DownloadProgress, EmitEvent } from './events.js';
 import { PartFile } from './part-file.js';
 import { isSymlink, type DownloadPaths } from './paths.js';
 import { PrefixHasher } from './prefix-hasher.js';
-import { ProgressWatch } from './progress-watch.js';
+import { FetchRound } from './fetch-round.js';
 import { connectionsFor, planRanges } from './range-plan.js';
 import { ResumeLedger } from './resume-ledger.js';
-import { abortError, decideRetry, waitUnlessAborted, type RetryPolicy } from './retry.js';
-import { Scheduler, splitIntoBlocks, type Lane, type Part } from './scheduler.js';
-import type { RangeChannel, RangeSource } from './source.js';
+import { abortError, type RetryPolicy } from './retry.js';
+import { splitIntoBlocks } from './scheduler.js';
+import type { RangeSource } from './source.js';
 
 /** What the client knows of a file before fetching it. */
 export interface RemoteFile {
@@ -37,8 +37,6 @@ export interface DownloadResult {
   bytesTransferred: number;
 }
 
-/** Requests kept in flight per connection, so it never idles for a round trip between them. */
-const PIPELINE_DEPTH = 2;
 /**
  * Connections take work in blocks of this size, in file order, so the written
  * prefix of the file grows at download speed and can be hashed meanwhile.
@@ -49,38 +47,18 @@ const OVERLAPPED_HASH_MIN_BYTES = 128 * 1024 * 1024;
 /** How many rounds of "re-fetch the bad pieces" before a file is rejected as corrupt. */
 export const MAX_REPAIR_ROUNDS = 2;
 
-/** What the engine knows of a lane beyond its work: where its bytes come from and how its attempts go. */
-interface LaneState {
-  lane: Lane;
-  source: RangeSource;
-  /** The lane's channel number within its source. */
-  slot: number;
-  /** Failures counted against the retry budget so far. */
-  attempt: number;
-  /** Bytes this attempt delivered: decides whether a failure counts (docs/protocol.md §5). */
-  attemptBytes: number;
-  /** Set when the engine closed the channel itself: the error to report instead of the channel's. */
-  reason: XferError | undefined;
-  /** Its channel was closed on purpose (its tail was taken over): not a failure. */
-  cancelled: boolean;
-}
-
 /**
- * One file, fetched from its sources over up to 4 connections straight into
- * `NAME.part`, verified (size and SHA-256), then renamed to `NAME`. The
- * Scheduler decides who fetches which bytes, the ResumeLedger what is on disk,
- * the ProgressWatch who is too slow, decideRetry whether to try again; this
- * class moves the bytes: each chunk is written at its final offset, at once,
- * from the connection's own read buffer.
+ * One file's life: resumed pieces checked (ResumeLedger), the missing ones
+ * fetched from its sources over up to 4 connections straight into
+ * `NAME.part` (FetchRound), the whole file verified (size and SHA-256, hashed
+ * by a worker during the download when large), damaged pieces fetched again,
+ * then renamed to `NAME`.
  */
 export class FileDownload {
   private readonly o: DownloadOptions;
   private readonly ledger: ResumeLedger;
   private file!: PartFile;
-  private scheduler: Scheduler | undefined;
-  private lanes: LaneState[] = [];
-  private watch: ProgressWatch | undefined;
-  private failure: XferError | undefined;
+  private round: FetchRound | undefined;
   private bytesTransferred = 0;
   /** Bytes verified on disk before this round's transfers (not counted for speed). */
   private resumedBytes = 0;
@@ -105,11 +83,11 @@ export class FileDownload {
 
   progress(): DownloadProgress {
     const size = this.o.file.identity.size;
-    const lanes = this.scheduler?.lanes ?? [];
+    const lanes = this.round?.scheduler.lanes ?? [];
     const inParts = lanes.reduce((n, l) => n + l.done, 0);
     // Blocks not yet taken are counted as an even share of each connection's total,
     // so every bar runs from 0 to 100 % and is exact once the queue is empty.
-    const queued = Math.round((this.scheduler?.queuedBytes ?? 0) / Math.max(1, lanes.length));
+    const queued = Math.round((this.round?.scheduler.queuedBytes ?? 0) / Math.max(1, lanes.length));
     return {
       bytes: Math.min(size, this.resumedBytes + inParts),
       total: size,
@@ -198,31 +176,12 @@ export class FileDownload {
     const count = Math.min(connectionsFor(size, pieceSize, channels.length), blocks.length);
     if (first) this.announce(blocks, count);
     if (blocks.length === 0) return;
-    const now = Date.now();
-    this.scheduler = new Scheduler({ pieceSize, blocks, lanes: count, now });
-    this.lanes = this.scheduler.lanes.map((lane) => ({
-      lane,
-      ...(channels[lane.index] ?? { source: this.hashSource, slot: 0 }),
-      attempt: 0,
-      attemptBytes: 0,
-      reason: undefined,
-      cancelled: false,
-    }));
-    this.ledger.resetSaveClock(now);
-    const watch = new ProgressWatch(this.o.policy, now);
-    this.watch = watch;
-    const timer = setInterval(() => this.judge(watch.check(Date.now())), watch.checkIntervalMs);
-    const abort = () => this.dropAll();
-    this.o.signal.addEventListener('abort', abort, { once: true });
+    const plan = { blocks, channels: channels.slice(0, count), wholeOnly };
+    this.round = new FetchRound(this.o, this.file, this.ledger, plan, () => this.advancePrefix());
     try {
-      const results = await Promise.allSettled(this.lanes.map((l) => this.work(l, wholeOnly)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (this.failure) throw this.failure;
-      if (failed) throw failed.reason;
-      if (this.o.signal.aborted) throw abortError();
+      await this.round.run();
     } finally {
-      clearInterval(timer);
-      this.o.signal.removeEventListener('abort', abort);
+      this.bytesTransferred += this.round.bytesTransferred;
     }
   }
 
@@ -253,146 +212,6 @@ export class FileDownload {
     });
   }
 
-  /** Acts on the minimum-progress rule: stalled lanes lose their connection, a hopeless file fails. */
-  private judge(verdict: { stalled: number[]; gaveUp: boolean }): void {
-    const { policy } = this.o;
-    const seconds = policy.stallTimeoutMs / 1000;
-    for (const index of verdict.stalled) {
-      const l = this.lanes[index];
-      if (!l || l.reason) continue;
-      l.reason = new NetworkError(
-        'ERR_XFER_STALLED',
-        `Under ${policy.minBytesPerSecond} bytes/s for ${seconds} s from ${l.source.label}.`,
-      );
-      l.source.drop(l.slot);
-    }
-    if (verdict.gaveUp && !this.failure) {
-      this.failure = new NetworkError(
-        'ERR_XFER_NO_PROGRESS',
-        `"${printableName(this.name)}" gained less than ${policy.minProgressBytes} bytes in ${policy.noProgressTimeoutMs / 1000} s; giving up. The partial file is kept and resumes next time.`,
-      );
-      this.dropAll();
-    }
-  }
-
-  private dropAll(): void {
-    for (const source of this.o.sources) source.dropAll();
-  }
-
-  private async work(l: LaneState, wholeOnly: boolean): Promise<void> {
-    const scheduler = this.scheduler;
-    if (!scheduler) return;
-    while (!this.failure && !this.o.signal.aborted) {
-      const part = scheduler.work(l.lane, Date.now());
-      if (!part) {
-        this.watch?.idle(l.lane.index);
-        return;
-      }
-      try {
-        this.watch?.busy(l.lane.index, Date.now());
-        const channel = await l.source.channel(l.slot);
-        await this.fetchPart(channel, l, part);
-      } catch (err) {
-        // The engine's own reason (a failed write, a stall) is the one to report.
-        const e = l.reason ?? toXferError(err);
-        l.reason = undefined;
-        this.watch?.idle(l.lane.index);
-        if (this.o.signal.aborted || this.failure) return;
-        if (l.cancelled) {
-          l.cancelled = false;
-          continue;
-        }
-        if (wholeOnly) scheduler.restart(l.lane, part);
-        else scheduler.retryFromReceived(part);
-        l.source.drop(l.slot);
-        const decision = decideRetry(this.o.policy, {
-          attempt: l.attempt,
-          error: e,
-          progressBytes: l.attemptBytes,
-        });
-        l.attempt = decision.attempt;
-        l.attemptBytes = 0;
-        if (!decision.retry) {
-          this.failure ??= decision.reason === 'verdict' ? e : gaveUp(this.name, decision.attempt, e);
-          this.dropAll();
-          throw this.failure;
-        }
-        this.o.emit({
-          type: 'retry',
-          file: this.name,
-          part: l.lane.index,
-          attempt: decision.attempt,
-          delayMs: decision.delayMs,
-          code: e.code,
-          message: e.message,
-        });
-        await waitUnlessAborted(decision.delayMs, this.o.signal);
-      }
-    }
-  }
-
-  /** Fetches the rest of a part on one channel, keeping PIPELINE_DEPTH requests in flight. */
-  private async fetchPart(channel: RangeChannel, l: LaneState, part: Part): Promise<void> {
-    const scheduler = this.scheduler;
-    if (!scheduler) return;
-    const inflight: Promise<void>[] = [];
-    for (;;) {
-      while (inflight.length < PIPELINE_DEPTH) {
-        const request = scheduler.nextRequest(part);
-        if (!request) break;
-        const reading = channel.read({
-          ...request,
-          onChunk: (chunk, position) => this.onChunk(l, part, chunk, position),
-          onLateError: (err) => {
-            this.failure ??= err;
-            this.dropAll();
-          },
-        });
-        reading.catch(() => undefined); // awaited below; this only keeps a second failure from going unhandled
-        inflight.push(reading);
-      }
-      const next = inflight.shift();
-      if (!next) return;
-      await next;
-      if (l.reason) throw l.reason;
-      if (this.failure) throw this.failure;
-    }
-  }
-
-  /**
-   * Writes a chunk at its final offset at once: the chunk is the connection's
-   * read buffer, reused after this call. A synchronous positional write into
-   * the page cache costs less than a thread-pool round trip, and while it runs
-   * the socket is not read, so TCP itself holds the server back when the disk
-   * is slow. A failed write stops this lane; its error is the one reported.
-   */
-  private onChunk(l: LaneState, part: Part, chunk: Buffer, position: number): void {
-    const scheduler = this.scheduler;
-    if (!scheduler || l.reason) return;
-    try {
-      const keep = scheduler.received(l.lane, part, position, chunk.length);
-      this.bytesTransferred += chunk.length;
-      l.attemptBytes += chunk.length;
-      if (keep > 0) {
-        this.file.writeSync(keep < chunk.length ? chunk.subarray(0, keep) : chunk, position);
-        const now = Date.now();
-        scheduler.written(l.lane, part, position, position + keep);
-        this.watch?.received(l.lane.index, keep, now);
-        this.ledger.markWritten(position, position + keep, part.start, part.written, now);
-        this.advancePrefix();
-      }
-      // A part whose tail was taken over keeps only its own bytes, and stops once it has them.
-      if (scheduler.tailTakenOver(part)) {
-        l.cancelled = true;
-        l.source.drop(l.slot);
-      }
-    } catch (err) {
-      // Called from the connection's read loop: a throw here must become this lane's failure.
-      l.reason = toXferError(err);
-      l.source.drop(l.slot);
-    }
-  }
-
   private async finish(): Promise<void> {
     await this.ledger.settled();
     const size = (await this.file.fh.stat()).size;
@@ -414,22 +233,11 @@ export class FileDownload {
       await this.ledger.discard();
       return;
     }
-    if (this.scheduler) await this.ledger.save().catch(() => undefined);
+    if (this.round) await this.ledger.save().catch(() => undefined);
   }
 }
 
 /** The channels a source offers for one file: (source, slot) pairs, one per connection it allows. */
 function channelsOf(source: RangeSource): { source: RangeSource; slot: number }[] {
   return Array.from({ length: source.capabilities.maxConnections }, (_, slot) => ({ source, slot }));
-}
-
-/** Past the policy's attempts: the error that ends the download. */
-export function gaveUp(name: string, attempt: number, e: XferError): XferError {
-  return new XferError(
-    e.code,
-    `Gave up on "${printableName(name)}" after ${attempt - 1} retries: ${e.message}`,
-    {
-      cause: e,
-    },
-  );
 }

@@ -1,3 +1,5 @@
+import { NetworkError } from '../errors.js';
+import { printableName } from '../protocol/index.js';
 import type { RetryPolicy } from './retry.js';
 
 /** How many times per stall window the watch looks: a drip is caught within 1.25 windows. */
@@ -79,4 +81,20 @@ export class ProgressWatch {
     }
     return { stalled, gaveUp: now - this.useful.at >= this.policy.noProgressTimeoutMs };
   }
+}
+
+/** Why the engine closed a lane's connection under the floor-rate rule. */
+export function stalledError(policy: RetryPolicy, from: string): NetworkError {
+  return new NetworkError(
+    'ERR_XFER_STALLED',
+    `Under ${policy.minBytesPerSecond} bytes/s for ${policy.stallTimeoutMs / 1000} s from ${from}.`,
+  );
+}
+
+/** Why a file was given up under the overall no-progress rule. */
+export function noProgressError(policy: RetryPolicy, name: string): NetworkError {
+  return new NetworkError(
+    'ERR_XFER_NO_PROGRESS',
+    `"${printableName(name)}" gained less than ${policy.minProgressBytes} bytes in ${policy.noProgressTimeoutMs / 1000} s; giving up. What arrived is kept for the next run.`,
+  );
 }

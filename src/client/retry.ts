@@ -1,5 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { XferError } from '../errors.js';
+import { printableName } from '../protocol/index.js';
+import type { EmitEvent } from './events.js';
 
 /**
  * When and how often a failed connection or range is tried again, and when a
@@ -55,6 +57,32 @@ export function decideRetry(
   const attempt = failure.progressBytes >= policy.minProgressBytes ? 1 : failure.attempt + 1;
   if (attempt > policy.maxAttempts) return { retry: false, attempt, reason: 'exhausted' };
   return { retry: true, attempt, delayMs: backoffDelay(attempt, policy, random) };
+}
+
+/**
+ * decideRetry for one part of a file, acted on: throws the error that ends
+ * the download (the verdict itself, or "gave up after N retries"), else
+ * reports the retry and waits out its back-off. Returns the attempt count.
+ */
+export async function retryOrGiveUp(
+  o: { policy: RetryPolicy; signal: AbortSignal; emit: EmitEvent; file: { name: string } },
+  part: number,
+  failure: { attempt: number; error: XferError; progressBytes: number },
+): Promise<number> {
+  const decision = decideRetry(o.policy, failure);
+  const e = failure.error;
+  if (!decision.retry) {
+    if (decision.reason === 'verdict') throw e;
+    throw new XferError(
+      e.code,
+      `Gave up on "${printableName(o.file.name)}" after ${decision.attempt - 1} retries: ${e.message}`,
+      { cause: e },
+    );
+  }
+  const { attempt, delayMs } = decision;
+  o.emit({ type: 'retry', file: o.file.name, part, attempt, delayMs, code: e.code, message: e.message });
+  await waitUnlessAborted(delayMs, o.signal);
+  return attempt;
 }
 
 /** Delay before attempt `attempt` (1-based): exponential with jitter in [half, full], so clients do not retry in step. */

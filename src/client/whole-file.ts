@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
-import { FileError, IntegrityError, NetworkError, XferError, toXferError } from '../errors.js';
+import { FileError, IntegrityError, XferError, toXferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
-import { MAX_REPAIR_ROUNDS, gaveUp, type DownloadOptions, type DownloadResult } from './download.js';
+import { MAX_REPAIR_ROUNDS, type DownloadOptions, type DownloadResult } from './download.js';
 import type { DownloadProgress } from './events.js';
 import { writeAllSync } from './part-file.js';
-import { ProgressWatch } from './progress-watch.js';
-import { abortError, decideRetry, waitUnlessAborted } from './retry.js';
+import { ProgressWatch, noProgressError, stalledError } from './progress-watch.js';
+import { abortError, retryOrGiveUp } from './retry.js';
 import type { RangeSource } from './source.js';
 
 /**
@@ -90,17 +90,8 @@ export class WholeFileDownload {
     let reason: XferError | undefined;
     const timer = setInterval(() => {
       const verdict = watch.check(Date.now());
-      if (verdict.gaveUp) {
-        reason = new NetworkError(
-          'ERR_XFER_NO_PROGRESS',
-          `"${printableName(this.o.file.name)}" did not arrive in ${policy.noProgressTimeoutMs / 1000} s; giving up.`,
-        );
-      } else if (verdict.stalled.length > 0) {
-        reason = new NetworkError(
-          'ERR_XFER_STALLED',
-          `Under ${policy.minBytesPerSecond} bytes/s for ${policy.stallTimeoutMs / 1000} s from ${source.label}.`,
-        );
-      }
+      if (verdict.gaveUp) reason = noProgressError(policy, this.o.file.name);
+      else if (verdict.stalled.length > 0) reason = stalledError(policy, source.label);
       if (reason) source.drop(0);
     }, watch.checkIntervalMs);
     const abort = () => source.drop(0);
@@ -118,19 +109,7 @@ export class WholeFileDownload {
           watch.idle(0);
           if (e.code === 'ERR_XFER_NO_PROGRESS') throw e;
           source.drop(0);
-          const decision = decideRetry(policy, { attempt, error: e, progressBytes: this.received });
-          attempt = decision.attempt;
-          if (!decision.retry) throw decision.reason === 'verdict' ? e : gaveUp(this.o.file.name, attempt, e);
-          this.o.emit({
-            type: 'retry',
-            file: this.o.file.name,
-            part: 0,
-            attempt,
-            delayMs: decision.delayMs,
-            code: e.code,
-            message: e.message,
-          });
-          await waitUnlessAborted(decision.delayMs, signal);
+          attempt = await retryOrGiveUp(this.o, 0, { attempt, error: e, progressBytes: this.received });
         }
       }
     } finally {
