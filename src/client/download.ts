@@ -1,5 +1,5 @@
 import { rename } from 'node:fs/promises';
-import { FileError, IntegrityError, XferError, toXferError } from '../errors.js';
+import { InternalError, IntegrityError, UnsafePathError, toXferError, type XferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, type FileIdentity } from '../protocol/index.js';
 import type { DownloadProgress, EmitEvent } from './events.js';
@@ -77,7 +77,7 @@ export class FileDownload {
 
   private get hashSource(): RangeSource {
     const source = this.o.sources.find((s) => s.capabilities.pieceHashes) ?? this.o.sources[0];
-    if (!source) throw new XferError('ERR_XFER_INTERNAL', 'A download needs at least one source.');
+    if (!source) throw new InternalError('A download needs at least one source.');
     return source;
   }
 
@@ -100,8 +100,7 @@ export class FileDownload {
     const { size, sha256 } = this.o.file.identity;
     const { paths } = this.o;
     if (await isSymlink(paths.part)) {
-      throw new FileError(
-        'ERR_XFER_UNSAFE_PATH',
+      throw new UnsafePathError(
         `${paths.part} is a symlink; refusing to write through it. Remove it and run again.`,
       );
     }
@@ -124,7 +123,6 @@ export class FileDownload {
         if (digest.equals(sha256)) break;
         if (round >= MAX_REPAIR_ROUNDS) {
           throw new IntegrityError(
-            'ERR_XFER_CORRUPT',
             `"${printableName(this.name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
           );
         }
@@ -217,7 +215,6 @@ export class FileDownload {
     const size = (await this.file.fh.stat()).size;
     if (size !== this.o.file.identity.size) {
       throw new IntegrityError(
-        'ERR_XFER_CORRUPT',
         `"${printableName(this.name)}" is ${size} bytes on disk, not ${this.o.file.identity.size}.`,
       );
     }

@@ -1,4 +1,4 @@
-import { XferError } from '../errors.js';
+import { InternalError } from '../errors.js';
 
 /**
  * States an invariant the code relies on (as undici asserts its state): if it
@@ -6,5 +6,5 @@ import { XferError } from '../errors.js';
  * place, so the download stops with ERR_XFER_INTERNAL instead.
  */
 export function invariant(condition: unknown, what: string): asserts condition {
-  if (!condition) throw new XferError('ERR_XFER_INTERNAL', `Internal error: ${what}. Please report it.`);
+  if (!condition) throw new InternalError(`Internal error: ${what}. Please report it.`);
 }

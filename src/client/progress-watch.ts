@@ -1,4 +1,4 @@
-import { NetworkError } from '../errors.js';
+import { NoProgressError, StalledError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -84,17 +84,15 @@ export class ProgressWatch {
 }
 
 /** Why the engine closed a lane's connection under the floor-rate rule. */
-export function stalledError(policy: RetryPolicy, from: string): NetworkError {
-  return new NetworkError(
-    'ERR_XFER_STALLED',
+export function stalledError(policy: RetryPolicy, from: string): StalledError {
+  return new StalledError(
     `Under ${policy.minBytesPerSecond} bytes/s for ${policy.stallTimeoutMs / 1000} s from ${from}.`,
   );
 }
 
 /** Why a file was given up under the overall no-progress rule. */
-export function noProgressError(policy: RetryPolicy, name: string): NetworkError {
-  return new NetworkError(
-    'ERR_XFER_NO_PROGRESS',
+export function noProgressError(policy: RetryPolicy, name: string): NoProgressError {
+  return new NoProgressError(
     `"${printableName(name)}" gained less than ${policy.minProgressBytes} bytes in ${policy.noProgressTimeoutMs / 1000} s; giving up. What arrived is kept for the next run.`,
   );
 }

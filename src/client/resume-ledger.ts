@@ -1,5 +1,5 @@
 import { rm, stat, type FileHandle } from 'node:fs/promises';
-import { IntegrityError } from '../errors.js';
+import { FileChangedError, IntegrityError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { pieceCount, pieceRange, printableName } from '../protocol/index.js';
 import type { RemoteFile } from './download.js';
@@ -105,7 +105,6 @@ export class ResumeLedger {
     const bad = await this.dropNotMatching(fh, source, all);
     if (bad === 0) {
       throw new IntegrityError(
-        'ERR_XFER_CORRUPT',
         `The server's piece hashes for "${printableName(this.file.name)}" do not add up to its SHA-256; the file was not saved.`,
       );
     }
@@ -192,10 +191,7 @@ export class ResumeLedger {
       remote.identity.mtimeUs !== mine.mtimeUs ||
       !remote.identity.sha256.equals(mine.sha256)
     ) {
-      throw new IntegrityError(
-        'ERR_XFER_CHANGED',
-        `"${printableName(this.file.name)}" changed on the server.`,
-      );
+      throw new FileChangedError(`"${printableName(this.file.name)}" changed on the server.`);
     }
     let dropped = 0;
     for (const p of candidates) {

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { XferError } from '../errors.js';
+import { AbortedError, errorFromCode, type XferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import type { EmitEvent } from './events.js';
 
@@ -73,7 +73,7 @@ export async function retryOrGiveUp(
   const e = failure.error;
   if (!decision.retry) {
     if (decision.reason === 'verdict') throw e;
-    throw new XferError(
+    throw errorFromCode(
       e.code,
       `Gave up on "${printableName(o.file.name)}" after ${decision.attempt - 1} retries: ${e.message}`,
       { cause: e },
@@ -106,8 +106,5 @@ export async function waitUnlessAborted(ms: number, signal: AbortSignal): Promis
 }
 
 export function abortError(): XferError {
-  return new XferError(
-    'ERR_XFER_ABORTED',
-    'Stopped on request; the partial download is kept and resumes next time.',
-  );
+  return new AbortedError('Stopped on request; the partial download is kept and resumes next time.');
 }

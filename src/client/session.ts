@@ -1,6 +1,6 @@
 import { constants as fsc, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { XferError, toXferError } from '../errors.js';
+import { UsageError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, validateName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
 import type { ConnectOptions } from './connection.js';
@@ -53,7 +53,7 @@ export class ClientSession {
 
   constructor(private readonly o: SessionOptions) {
     if (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > 4) {
-      throw new XferError('ERR_XFER_USAGE', `Connections must be 1 to 4, not ${o.connections}.`);
+      throw new UsageError(`Connections must be 1 to 4, not ${o.connections}.`);
     }
     this.pool = new ConnectionPool(
       { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs },

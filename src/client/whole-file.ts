@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
-import { FileError, IntegrityError, XferError, toXferError } from '../errors.js';
+import { IntegrityError, InternalError, UnsafePathError, toXferError, type XferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import { MAX_REPAIR_ROUNDS, type DownloadOptions, type DownloadResult } from './download.js';
 import type { DownloadProgress } from './events.js';
@@ -64,7 +64,6 @@ export class WholeFileDownload {
       }
       if (round >= MAX_REPAIR_ROUNDS) {
         throw new IntegrityError(
-          'ERR_XFER_CORRUPT',
           `"${printableName(name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
         );
       }
@@ -85,7 +84,7 @@ export class WholeFileDownload {
   private async fetchWithRetries(): Promise<Buffer> {
     const { signal, policy } = this.o;
     const source = this.o.sources[0];
-    if (!source) throw new XferError('ERR_XFER_INTERNAL', 'A download needs at least one source.');
+    if (!source) throw new InternalError('A download needs at least one source.');
     const watch = new ProgressWatch(policy, Date.now());
     let reason: XferError | undefined;
     const timer = setInterval(() => {
@@ -144,7 +143,7 @@ export class WholeFileDownload {
   private land(data: Buffer): void {
     const { part, final } = this.o.paths;
     const notRegular = (cause?: unknown) =>
-      new FileError('ERR_XFER_UNSAFE_PATH', `${part} is not a regular file; refusing to write through it.`, {
+      new UnsafePathError(`${part} is not a regular file; refusing to write through it.`, {
         cause,
       });
     let fd: number;
