@@ -19,8 +19,8 @@ const transferOptions = {
 } as const;
 
 const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to 4        (default: 4)
-  --retries N         retries without progress before giving up    (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
-  --stall-timeout S   seconds without data before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
+  --retries N         retries without useful progress (${DEFAULT_RETRY_POLICY.minProgressBytes / 1024 / 1024} MiB) before giving up (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
+  --stall-timeout S   seconds with no data, or under ${DEFAULT_RETRY_POLICY.minBytesPerSecond / 1024} KiB/s, before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
 ${REMOTE_HELP}`;
 
 export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]] [options]
