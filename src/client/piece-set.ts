@@ -1,6 +1,6 @@
 /** Which pieces of a file are on disk: one bit a piece (the resume state stores it as base64). */
 export class PieceSet implements Iterable<number> {
-  readonly bits: Uint8Array;
+  private readonly bits: Uint8Array;
 
   constructor(
     readonly count: number,

@@ -13,7 +13,7 @@ import type { RangeSource } from './source.js';
  * Smaller files get no resume state: fetching one again costs less than the
  * state's own fsync, rename and unlink (which dominate a many-small-files run).
  */
-export const RESUMABLE_MIN_BYTES = 8 * 1024 * 1024;
+const RESUMABLE_MIN_BYTES = 8 * 1024 * 1024;
 /** Save resume state after this much new data, at most this often, or after the longer interval. */
 const STATE_SAVE_BYTES = 1024 * 1024;
 const STATE_SAVE_MIN_MS = 50;

@@ -4,9 +4,9 @@ import type { ByteRange } from './range-plan.js';
 /** Each request asks for at most this much, ending on a multiple of it (on piece boundaries). */
 export const REQUEST_BYTES = 4 * 1024 * 1024;
 /** A lane's speed is judged only after it has worked this long on the file. */
-export const HEDGE_MIN_OBSERVED_MS = 200;
+const HEDGE_MIN_OBSERVED_MS = 200;
 /** Another lane takes over a tail only from one at most half as fast as itself. */
-export const HEDGE_SPEED_RATIO = 2;
+const HEDGE_SPEED_RATIO = 2;
 
 /**
  * A contiguous range being fetched by one lane: [start, written) is on disk,
