@@ -5,7 +5,7 @@ import { ProgressWatch, noProgressError, stalledError } from './progress-watch.j
 import type { ByteRange } from './range-plan.js';
 import type { ResumeLedger } from './resume-ledger.js';
 import { abortError, retryOrGiveUp } from './retry.js';
-import { Scheduler, type Lane, type Part } from './scheduler.js';
+import { REQUEST_BYTES, Scheduler, type Lane, type Part } from './scheduler.js';
 import type { RangeChannel, RangeSource } from './source.js';
 
 /** Requests kept in flight per connection, so it never idles for a round trip between them. */
@@ -62,7 +62,8 @@ export class FetchRound {
     const now = Date.now();
     const { pieceSize } = o.file;
     const lanes = Math.min(plan.channels.length, plan.blocks.length);
-    this.scheduler = new Scheduler({ pieceSize, blocks: plan.blocks, lanes, now });
+    const requestBytes = plan.wholeOnly ? o.file.identity.size : REQUEST_BYTES;
+    this.scheduler = new Scheduler({ pieceSize, blocks: plan.blocks, lanes, now, requestBytes });
     this.lanes = this.scheduler.lanes.flatMap((lane) => {
       const channel = plan.channels[lane.index];
       if (!channel) return [];

@@ -41,6 +41,8 @@ export interface SchedulerOptions {
   blocks: ByteRange[];
   lanes: number;
   now: number;
+  /** Most bytes one request asks for (a source that cannot serve ranges: the whole file). */
+  requestBytes?: number;
 }
 
 /**
@@ -56,9 +58,11 @@ export class Scheduler {
   readonly lanes: Lane[];
   private readonly queue: ByteRange[];
   private readonly pieceSize: number;
+  private readonly requestBytes: number;
 
   constructor(o: SchedulerOptions) {
     this.pieceSize = o.pieceSize;
+    this.requestBytes = o.requestBytes ?? REQUEST_BYTES;
     this.queue = o.blocks.map((b) => ({ ...b }));
     this.lanes = Array.from({ length: o.lanes }, (_, index) => ({
       index,
@@ -95,11 +99,11 @@ export class Scheduler {
     return lane.part;
   }
 
-  /** The next request of a part: from its cursor to the next REQUEST_BYTES boundary or its end. */
+  /** The next request of a part: from its cursor to the next `requestBytes` boundary or its end. */
   nextRequest(part: Part): { offset: number; length: number } | undefined {
     if (part.cursor >= part.end) return undefined;
     const offset = part.cursor;
-    const boundary = (Math.floor(offset / REQUEST_BYTES) + 1) * REQUEST_BYTES;
+    const boundary = (Math.floor(offset / this.requestBytes) + 1) * this.requestBytes;
     const length = Math.min(boundary, part.end) - offset;
     part.cursor += length;
     return { offset, length };
