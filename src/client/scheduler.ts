@@ -114,8 +114,11 @@ export class Scheduler {
    * of them the lane keeps (fewer when its tail was taken over meanwhile).
    */
   received(lane: Lane, part: Part, position: number, length: number): number {
-    invariant(position === part.received, `bytes at ${position} arrived where ${part.received} was expected`);
-    invariant(position + length <= part.cursor, `bytes beyond ${part.cursor} arrived unasked`);
+    invariant(
+      position === part.received,
+      () => `bytes at ${position} arrived where ${part.received} was expected`,
+    );
+    invariant(position + length <= part.cursor, () => `bytes beyond ${part.cursor} arrived unasked`);
     part.received = position + length;
     lane.receivedBytes += length;
     return Math.max(0, Math.min(length, part.end - position));
@@ -125,7 +128,7 @@ export class Scheduler {
   written(lane: Lane, part: Part, from: number, to: number): void {
     invariant(
       from === part.written && to <= part.end,
-      `write [${from}, ${to}) outside [${part.written}, ${part.end})`,
+      () => `write [${from}, ${to}) outside [${part.written}, ${part.end})`,
     );
     part.written = to;
     lane.done += to - from;
@@ -181,7 +184,7 @@ export class Scheduler {
   private takeOver(victim: Lane & { part: Part }, split: number): ByteRange {
     invariant(
       split >= victim.part.received && split < victim.part.end,
-      `takeover at ${split} outside [${victim.part.received}, ${victim.part.end})`,
+      () => `takeover at ${split} outside [${victim.part.received}, ${victim.part.end})`,
     );
     const moved = { start: split, end: victim.part.end };
     victim.part.end = split;
@@ -197,14 +200,15 @@ export class Scheduler {
       if (!p) continue;
       invariant(
         p.start <= p.written && p.written <= p.received && p.received <= p.cursor && p.start <= p.end,
-        `lane ${lane.index}: part out of order (${p.start}, ${p.written}, ${p.received}, ${p.cursor}, ${p.end})`,
+        () =>
+          `lane ${lane.index}: part out of order (${p.start}, ${p.written}, ${p.received}, ${p.cursor}, ${p.end})`,
       );
-      invariant(p.written <= p.end, `lane ${lane.index} wrote past its end`);
+      invariant(p.written <= p.end, () => `lane ${lane.index} wrote past its end`);
       owned.push({ start: p.start, end: p.end });
     }
     owned.sort((a, b) => a.start - b.start);
     for (let i = 1; i < owned.length; i++) {
-      invariant((owned[i - 1]?.end ?? 0) <= (owned[i]?.start ?? 0), 'two ranges own the same byte');
+      invariant((owned[i - 1]?.end ?? 0) <= (owned[i]?.start ?? 0), () => 'two ranges own the same byte');
     }
   }
 }
