@@ -136,7 +136,7 @@ export class FetchRound {
         }
         if (this.plan.wholeOnly) scheduler.restart(l.lane, part);
         else scheduler.retryFromReceived(part);
-        l.source.drop(l.slot);
+        l.source.drop(l.slot, e);
         const failure = { attempt: l.attempt, error: e, progressBytes: l.attemptBytes };
         l.attemptBytes = 0;
         try {

@@ -35,6 +35,15 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   noProgressTimeoutMs: 120_000,
 };
 
+/**
+ * Behind a load balancer a request may reach a backend holding another
+ * version of the file, which refuses it (ERR_XFER_CHANGED) before sending a
+ * byte. Such a refusal is retried on a fresh connection (which may reach
+ * another backend) while fewer than this many failures are counted; then the
+ * file counts as changed.
+ */
+export const MAX_VERSION_REFUSALS = 4;
+
 export type RetryDecision =
   | { retry: true; attempt: number; delayMs: number }
   | { retry: false; attempt: number; reason: 'verdict' | 'exhausted' };
@@ -43,7 +52,7 @@ export type RetryDecision =
  * The one retry decision (after got's calculate-retry-delay): given the
  * failures counted so far, the error, and how many bytes the failed attempt
  * delivered, whether to try again and after how long. A verdict (not found,
- * corrupt, auth) is never retried; an attempt that made useful progress starts
+ * corrupt, auth) is never retried (a version refusal only a few times); an attempt that made useful progress starts
  * a fresh count, so a long download survives many brief outages, while one
  * that made almost none (a server that sends a little and goes quiet) still
  * uses up the budget.
@@ -53,7 +62,9 @@ export function decideRetry(
   failure: { attempt: number; error: XferError; progressBytes: number },
   random: () => number = Math.random,
 ): RetryDecision {
-  if (!failure.error.retryable) return { retry: false, attempt: failure.attempt, reason: 'verdict' };
+  const refusal = failure.error.code === 'ERR_XFER_CHANGED' && failure.attempt < MAX_VERSION_REFUSALS;
+  if (!failure.error.retryable && !refusal)
+    return { retry: false, attempt: failure.attempt, reason: 'verdict' };
   const attempt = failure.progressBytes >= policy.minProgressBytes ? 1 : failure.attempt + 1;
   if (attempt > policy.maxAttempts) return { retry: false, attempt, reason: 'exhausted' };
   return { retry: true, attempt, delayMs: backoffDelay(attempt, policy, random) };

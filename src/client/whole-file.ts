@@ -107,7 +107,7 @@ export class WholeFileDownload {
           reason = undefined;
           watch.idle(0);
           if (e.code === 'ERR_XFER_NO_PROGRESS') throw e;
-          source.drop(0);
+          source.drop(0, e);
           attempt = await retryOrGiveUp(this.o, 0, { attempt, error: e, progressBytes: this.received });
         }
       }

@@ -3,11 +3,12 @@ import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   DEFAULT_RETRY_POLICY,
+  MAX_VERSION_REFUSALS,
   backoffDelay,
   decideRetry,
   waitUnlessAborted,
 } from '../../src/client/retry.js';
-import { ConnectionClosedError, NotFoundError } from '../../src/errors.js';
+import { ConnectionClosedError, FileChangedError, NotFoundError } from '../../src/errors.js';
 
 describe('retry policy', () => {
   test('delays double from the base, are capped, and jitter stays within [half, full]', () => {
@@ -66,6 +67,19 @@ describe('retry policy', () => {
         retry: false,
         attempt: p.maxAttempts + 1,
         reason: 'exhausted',
+      });
+    });
+
+    test('a version refusal (a backend with another version) is retried a few times, then is a verdict', () => {
+      const changed = new FileChangedError();
+      const q = { ...p, maxAttempts: 16 };
+      for (let attempt = 0; attempt < MAX_VERSION_REFUSALS; attempt++) {
+        assert.equal(decideRetry(q, { attempt, error: changed, progressBytes: 0 }).retry, true);
+      }
+      assert.deepEqual(decideRetry(q, { attempt: MAX_VERSION_REFUSALS, error: changed, progressBytes: 0 }), {
+        retry: false,
+        attempt: MAX_VERSION_REFUSALS,
+        reason: 'verdict',
       });
     });
 
