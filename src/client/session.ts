@@ -155,24 +155,22 @@ export class ClientSession {
   private async download(file: RemoteFile, paths: DownloadPaths, firstSlot: number): Promise<void> {
     const started = Date.now();
     const source = new XferSource(this.pool, file, firstSlot, () => this.statRemote(file.name));
-    const options = {
-      sources: [source],
-      paths,
-      file,
-      policy: this.policy,
-      signal: this.o.signal,
-      emit: this.o.emit,
-    };
     const whole = file.identity.size <= WHOLE_FILE_MAX_BYTES;
-    const job = whole ? new WholeFileDownload(options) : new FileDownload(options);
     const meter = new SpeedMeter();
+    let timer: NodeJS.Timeout | undefined;
     const report = () => {
       const { resumedBytes, ...p } = job.progress();
       const bytesPerSecond = meter.sample(Date.now(), p.bytes - resumedBytes);
       this.o.emit({ type: 'progress', file: file.name, ...p, bytesPerSecond });
     };
-    // A small file takes one round trip: its progress is reported once, at the end.
-    const timer = whole ? undefined : setInterval(report, PROGRESS_INTERVAL_MS);
+    const emit: EmitEvent = (event) => {
+      this.o.emit(event);
+      // Progress is reported from the start on (after resumed pieces are checked), never before;
+      // a small file takes one round trip: its progress is reported once, at the end.
+      if (event.type === 'start' && !whole) timer ??= setInterval(report, PROGRESS_INTERVAL_MS);
+    };
+    const options = { sources: [source], paths, file, policy: this.policy, signal: this.o.signal, emit };
+    const job = whole ? new WholeFileDownload(options) : new FileDownload(options);
     try {
       const result = await job.run();
       report();
