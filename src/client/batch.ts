@@ -6,7 +6,7 @@ import type { ClientSession, FetchOutcome } from './session.js';
  * between round trips (2000 x 16 KiB: 0.46 s at 8, 0.39 s at 32, measured) and
  * holds at most 32 x WHOLE_FILE_MAX_BYTES in memory.
  */
-const SMALL_FILE_WINDOW = 32;
+export const SMALL_FILE_WINDOW = 32;
 
 /**
  * Fetches `names` in order. Large files go one after another, each over up to

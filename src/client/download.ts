@@ -105,7 +105,7 @@ export class FileDownload {
       );
     }
     await this.ledger.load();
-    this.file = await PartFile.open(paths.part, size);
+    this.file = await PartFile.open(paths.part, size, this.name);
     try {
       this.resumedBytes = await this.ledger.verifyClaimed(this.file.fh, this.hashSource);
       // Written before any data, so the state file has its disk space even if the disk fills up later.

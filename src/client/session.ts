@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { constants as fsc, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { UsageError, toXferError } from '../errors.js';
@@ -7,6 +8,7 @@ import type { ConnectOptions } from './connection.js';
 import { FileDownload, type RemoteFile } from './download.js';
 import type { EmitEvent } from './events.js';
 import { DownloadFolder, type DownloadPaths } from './paths.js';
+import { SMALL_FILE_WINDOW } from './batch.js';
 import { ConnectionPool } from './pool.js';
 import {
   DEFAULT_RETRY_POLICY,
@@ -56,11 +58,13 @@ export class ClientSession {
       throw new UsageError(`Connections must be 1 to 4, not ${o.connections}.`);
     }
     this.pool = new ConnectionPool(
-      { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs },
+      { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs, signal: o.signal },
       o.connections,
     );
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
     this.folder = new DownloadFolder(o.dataDir);
+    // Every small file in flight may wait out a back-off on the signal at once, beside the pool's connections.
+    setMaxListeners(Math.max(getMaxListeners(o.signal), SMALL_FILE_WINDOW + 16), o.signal);
   }
 
   /** Before a batch of names: the download folder and its subfolders are checked afresh. */
@@ -218,6 +222,8 @@ export class ClientSession {
       } catch (err) {
         if (this.o.signal.aborted) throw abortError();
         const error = toXferError(err);
+        // A server never reached is not retried: the first handshake's failure is the answer.
+        if (!this.pool.everConnected) throw error;
         const decision = decideRetry(this.policy, { attempt, error, progressBytes: 0 });
         if (!decision.retry) throw error;
         attempt = decision.attempt;

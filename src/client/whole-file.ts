@@ -93,8 +93,6 @@ export class WholeFileDownload {
       else if (verdict.stalled.length > 0) reason = stalledError(policy, source.label);
       if (reason) source.drop(0);
     }, watch.checkIntervalMs);
-    const abort = () => source.drop(0);
-    signal.addEventListener('abort', abort, { once: true });
     try {
       for (let attempt = 0; ;) {
         if (signal.aborted) throw abortError();
@@ -113,7 +111,6 @@ export class WholeFileDownload {
       }
     } finally {
       clearInterval(timer);
-      signal.removeEventListener('abort', abort);
     }
   }
 
