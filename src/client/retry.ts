@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, errorFromCode, type XferError } from '../errors.js';
-import { printableName } from '../protocol/index.js';
+import { DEFAULT_STALL_TIMEOUT_MS, printableName } from '../protocol/index.js';
 import type { EmitEvent } from './events.js';
 
 /**
@@ -29,7 +29,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 16,
   baseDelayMs: 250,
   maxDelayMs: 5_000,
-  stallTimeoutMs: 10_000,
+  stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS,
   minBytesPerSecond: 1024,
   minProgressBytes: 1024 * 1024,
   noProgressTimeoutMs: 120_000,

@@ -204,7 +204,8 @@ export class Scheduler {
           `lane ${lane.index}: part out of order (${p.start}, ${p.written}, ${p.received}, ${p.cursor}, ${p.end})`,
       );
       invariant(p.written <= p.end, () => `lane ${lane.index} wrote past its end`);
-      owned.push({ start: p.start, end: p.end });
+      // An empty part (all of it taken over before a byte arrived) owns no byte.
+      if (p.end > p.start) owned.push({ start: p.start, end: p.end });
     }
     owned.sort((a, b) => a.start - b.start);
     for (let i = 1; i < owned.length; i++) {

@@ -181,6 +181,27 @@ describe('Scheduler', () => {
     sim.assertCoveredOnce();
   });
 
+  test('a lane that has received nothing can lose its whole part to a fast one (found by the property)', () => {
+    const sim = new Simulation(
+      [
+        { start: 0, end: 2 * MiB },
+        { start: 3 * MiB, end: 4 * MiB },
+      ],
+      2,
+    );
+    const [fast, idle] = [sim.lane(0), sim.lane(1)];
+    sim.take(fast);
+    sim.request(fast);
+    sim.deliver(fast, 2 * MiB);
+    sim.take(idle);
+    sim.now = 200;
+    const taken = sim.take(fast);
+    assert.deepEqual([taken?.start, taken?.end, idle.part?.end], [3 * MiB, 4 * MiB, 3 * MiB]);
+    sim.scheduler.assertInvariants();
+    sim.drain();
+    sim.assertCoveredOnce();
+  });
+
   test('a lane no faster than the slow one takes nothing: hedging needs twice the speed', () => {
     const sim = new Simulation(splitIntoBlocks({ start: 0, end: 16 * MiB }, 8 * MiB), 2);
     const [a, b] = [sim.lane(0), sim.lane(1)];
