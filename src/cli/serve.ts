@@ -2,14 +2,16 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { DEFAULT_PORT, XferServer } from '../server/server.js';
+import { DEFAULT_PORT } from '../protocol/index.js';
+import { XferServer } from '../server/server.js';
 import { intOption, parseCommand, rateOption } from './args.js';
 import type { Cli } from './cli.js';
 import { readToken, tokenOptions } from './token.js';
 
 export const SERVE_HELP = `Usage: xfer serve [options]
 
-Serves the files in ROOT/resources/ and keeps ROOT/text.txt current.
+Serves the files in ROOT/resources/ and keeps ROOT/text.txt current, to xfer
+clients and, on the same port, to HTTP clients (curl, wget, aria2c, browsers).
 
 Options:
   --root DIR          folder holding resources/ and text.txt      (default: .)
@@ -22,12 +24,14 @@ Options:
   --limit-rate RATE   cap each connection's sending rate, e.g. 10M (default: no cap)
   --limit-rate-total RATE  cap all connections' sending rate together, e.g. 50M
                       (one budget shared evenly; default: no cap)
+  --no-http           speak only the xfer protocol (no HTTP on the port); with a
+                      token HTTP needs TLS, so without --tls-cert it is off anyway
   --log FILE          also append the log to FILE (like the original server.log)
-  --verbose           log every connection and every range served
+  --verbose           log every connection, range and HTTP request (access log)
   -h, --help          show this help
 
 Example:
-  xfer serve --root ./share --port 9876
+  xfer serve --root ./share --port ${DEFAULT_PORT}
 `;
 
 export async function serve(argv: string[], cli: Cli): Promise<number> {
@@ -44,6 +48,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
       'limit-rate': { type: 'string' },
       'limit-rate-total': { type: 'string' },
       verbose: { type: 'boolean', default: false },
+      'no-http': { type: 'boolean', default: false },
     },
     'serve',
   );
@@ -65,6 +70,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),
     limits: { bytesPerSecondPerConnection, bytesPerSecondTotal },
+    http: !values['no-http'],
   });
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   server.on('log', ({ level, message }) => {
@@ -78,6 +84,13 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
   cli.info(
     `xfer serving ${server.catalog.size} file${server.catalog.size === 1 ? '' : 's'} from ${resolve(values.root, 'resources')} on ${shown}:${bound}${token ? ' (token required)' : ''}${tls ? ' over TLS' : ''}`,
   );
+  if (server.httpFace === 'off-token-without-tls') {
+    cli.info(
+      'HTTP is off: a bearer token must not cross the network in clear. Add --tls-cert and --tls-key to serve HTTPS, or --no-http to silence this.',
+    );
+  } else if (server.httpFace === 'on') {
+    cli.info(`HTTP on the same port: ${tls ? 'https' : 'http'}://${shown}:${bound}/`);
+  }
   server.on('catalog', (count) => cli.info(`catalog: ${count} file${count === 1 ? '' : 's'}`));
   await cli.untilInterrupted();
   cli.info('shutting down: finishing ranges in flight');

@@ -1,5 +1,13 @@
 import { InternalError } from '../errors.js';
 import { ClientConnection, type ConnectOptions } from './connection.js';
+import { MAX_VERSION_REFUSALS } from './retry.js';
+
+/** Refused connections a slot keeps open at most: one per version refusal a part may meet. */
+const MAX_PARKED_PER_SLOT = MAX_VERSION_REFUSALS;
+
+function close(conn: Promise<ClientConnection> | undefined): void {
+  conn?.then((c) => c.close()).catch(() => undefined);
+}
 
 /**
  * Up to N connections to one server, one per download slot, reused from file
@@ -8,6 +16,8 @@ import { ClientConnection, type ConnectOptions } from './connection.js';
  */
 export class ConnectionPool {
   private readonly slots = new Map<number, Promise<ClientConnection>>();
+  /** Per slot, the connections replaced after a refusal, kept open for a while (see replace). */
+  private readonly parked = new Map<number, Promise<ClientConnection>[]>();
   private closed = false;
   /** Some connection completed its handshake: the server exists, so a failure may be worth a retry. */
   everConnected = false;
@@ -37,26 +47,31 @@ export class ConnectionPool {
   drop(slot: number): void {
     const conn = this.slots.get(slot);
     this.slots.delete(slot);
-    conn?.then((c) => c.close()).catch(() => undefined);
+    for (const c of [conn, ...(this.parked.get(slot) ?? [])]) close(c);
+    this.parked.delete(slot);
   }
 
   /**
-   * Opens a fresh connection for a slot whose backend refused a request, and
-   * closes the refused one only once the fresh one is open: behind a
-   * `leastconn` balancer the refused connection still counts against its
-   * backend meanwhile, so the fresh one goes to another backend.
+   * Opens a fresh connection for a slot whose backend refused a request
+   * (another version of the file), and keeps the refused one open until the
+   * slot is next dropped (at most MAX_PARKED_PER_SLOT of them, idle; the
+   * server's idle limit closes them too): behind a `leastconn` balancer they
+   * keep counting against their backend, so fresh connections go elsewhere
+   * rather than back to the backend that just refused.
    */
   replace(slot: number): void {
     const refused = this.slots.get(slot);
     this.slots.delete(slot);
-    void Promise.allSettled([this.connection(slot)]).then(() =>
-      refused?.then((c) => c.close()).catch(() => undefined),
-    );
+    void this.connection(slot).catch(() => undefined);
+    if (!refused) return;
+    const parked = [...(this.parked.get(slot) ?? []), refused];
+    while (parked.length > MAX_PARKED_PER_SLOT) close(parked.shift());
+    this.parked.set(slot, parked);
   }
 
   /** Closes every connection (to stop work in flight); later requests reconnect. */
   dropAll(): void {
-    for (const slot of [...this.slots.keys()]) this.drop(slot);
+    for (const slot of new Set([...this.slots.keys(), ...this.parked.keys()])) this.drop(slot);
   }
 
   /** Closes everything for good. */

@@ -88,6 +88,12 @@ export async function sendRange(
   }
 }
 
+/** The caps one sender waits for: its own (`--limit-rate`), then the server's shared one (`--limit-rate-total`). */
+export function pacersFor(bytesPerSecondPerConnection: number, total: Pacer | undefined): Pacer[] {
+  const pacers = bytesPerSecondPerConnection > 0 ? [new Pacer(bytesPerSecondPerConnection)] : [];
+  return total ? [...pacers, total] : pacers;
+}
+
 /** The smallest paced chunk: smaller reads would cost more in calls than they smooth. */
 const MIN_PACED_CHUNK = 16 * 1024;
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ServerLog } from '../../src/server/connection.js';
+import type { ServerLog } from '../../src/server/server.js';
+import { fetchHttp } from '../helpers/http.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { startServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/tmp.js';
@@ -8,11 +9,14 @@ import { waitFor } from '../helpers/tmp.js';
 /**
  * A load balancer probes each backend every second or so. Such probes must
  * not fill the log: at the default verbosity (debug hidden, as `xfer serve`
- * shows it) they leave no line at all.
+ * shows it) they leave no line at all. The port sniffs each connection's first
+ * bytes (xfer or HTTP), so the probes cover both faces and a close before any
+ * byte, while the server is still deciding.
  */
 describe('health probes', () => {
-  test('connect-and-close, a handshake dropped after WELCOME, and a reset leave no log line above debug', async (t) => {
+  test('connect-and-close, a handshake dropped after WELCOME, a reset and an HTTP check leave no log line above debug', async (t) => {
     const s = await startServer(t, { f: 'hello' });
+    assert.equal(s.server.httpFace, 'on', 'the port sniffs xfer and HTTP, as xfer serve does by default');
     const logged: ServerLog[] = [];
     s.server.on('log', (entry) => logged.push(entry));
 
@@ -29,8 +33,18 @@ describe('health probes', () => {
     reset.hello();
     await waitFor(() => reset.messages.some((m) => m.type === 'welcome'), 5000, 'WELCOME');
     reset.socket.resetAndDestroy();
+    // A probe that closes after "GE": still undecided between the faces.
+    const undecided = await RawPeer.open(s.port);
+    undecided.socket.end(Buffer.from('GE'));
+    // HAProxy's `option httpchk` in mode http: a HEAD of the list, one request per connection.
+    const check = await fetchHttp(s.port, '/', { method: 'HEAD', headers: { connection: 'close' } });
+    assert.equal(check.status, 200, 'the HTTP check is answered');
 
-    await waitFor(() => [tcp, handshake, reset].every((p) => p.closed), 5000, 'the probes closing');
+    await waitFor(
+      () => [tcp, handshake, reset, undecided].every((p) => p.closed),
+      5000,
+      'the probes closing',
+    );
     // The server has seen each close once all three are gone: a late line would show up by now.
     const conn = await s.connect();
     await conn.list();

@@ -12,6 +12,7 @@ import {
   type RunningHaproxy,
   type ServeProcess,
 } from '../helpers/haproxy.js';
+import { fetchHttp } from '../helpers/http.js';
 import { patternBytes, sha256, tempDir, waitFor } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -43,8 +44,9 @@ async function balancer(
   binary: string,
   dir: string,
   servers: { name: string; port: number }[],
+  options: { http?: boolean } = {},
 ): Promise<RunningHaproxy> {
-  const haproxy = await startHaproxy(binary, dir, servers);
+  const haproxy = await startHaproxy(binary, dir, servers, options);
   t.after(() => haproxy.stop());
   return haproxy;
 }
@@ -116,12 +118,69 @@ describe('xfer servers behind HAProxy', () => {
     assert.equal(stats.get('quiet')?.check, 'L7OK', 'the probe got its WELCOME');
     assert.equal(stats.get('quiet')?.status, 'UP');
     assert.equal(stats.get('not-xfer')?.status, 'DOWN', 'a server that does not answer WELCOME is taken out');
+    // Only the banner: where it serves, and the HTTP face on the same port.
+    const banner = /^(xfer serving \d+ files? from |HTTP on the same port: )/;
     assert.deepEqual(
-      quiet!.log().trim().split('\n'),
-      [quiet!.log().trim().split('\n')[0]],
+      quiet!
+        .log()
+        .trim()
+        .split('\n')
+        .filter((line) => !banner.test(line)),
+      [],
       `the probes logged:\n${quiet!.log()}`,
     );
     assert.match(quiet!.log(), /^xfer serving 1 file/);
+  });
+
+  test('the HTTP face behind the HTTP-mode frontend: whole files and ranges, and a dead backend is routed around', async (t) => {
+    const binary = needHaproxy(t);
+    if (!binary) return;
+    const dir = await tempDir(t);
+    const content = patternBytes(3 * MiB, 51);
+    const root = await shareFolder(dir, 'share', { 'f.bin': content }, new Date());
+    // --verbose: each backend's access log shows the requests it answered.
+    const servers = await backends(t, [root, root], ['--verbose']);
+    const haproxy = await balancer(
+      t,
+      binary,
+      dir,
+      servers.map((s, i) => ({ name: `xfer${i + 1}`, port: s.port })),
+      { http: true },
+    );
+    const port = haproxy.httpPort!;
+    // Up once the xfer checks (which the HTTP servers track) have passed.
+    await waitFor(
+      async () => [...(await haproxy.stats()).values()].every((s) => s.status === 'UP'),
+      15_000,
+      'both backends up',
+    );
+
+    const fetchAll = async () => {
+      for (let i = 0; i < 4; i++) {
+        const whole = await fetchHttp(port, '/f.bin');
+        assert.equal(whole.status, 200);
+        assert.ok(whole.body.equals(content), 'the whole file through HAProxy is the file');
+        const range = await fetchHttp(port, '/f.bin', { headers: { range: 'bytes=1000-1999' } });
+        assert.equal(range.status, 206);
+        assert.ok(range.body.equals(content.subarray(1000, 2000)), 'the range through HAProxy is right');
+      }
+    };
+    await fetchAll();
+    for (const [i, server] of servers.entries()) {
+      assert.match(
+        server.log(),
+        /"GET \/f\.bin HTTP\/1\.1" 20[06] /,
+        `HAProxy sent no HTTP request to xfer${i + 1}`,
+      );
+    }
+
+    await servers[0]!.stop();
+    await waitFor(
+      async () => (await haproxy.stats()).get('xfer1')?.status === 'DOWN',
+      15_000,
+      'the stopped backend marked down',
+    );
+    await fetchAll();
   });
 
   test('a backend killed mid-download costs only time: every client ends with the right bytes', async (t) => {

@@ -6,14 +6,25 @@ import type { FileIdentity } from '../../src/protocol/index.js';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { fetchHttp } from '../helpers/http.js';
 import { startServe } from '../helpers/haproxy.js';
 import { startServer, type TempServer } from '../helpers/server.js';
 import { patternBytes, tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 
-/** Four connections (four clients) each GET a quarter of `f` at once; returns the bytes and the time taken. */
-async function fetchInQuarters(s: TempServer, size: number): Promise<{ bytes: Buffer; ms: number }> {
+type Face = 'xfer' | 'http';
+
+/**
+ * Four connections (four clients) each GET a quarter of `f` at once, each over
+ * the xfer protocol or as an HTTP range request, as `faces` says; returns the
+ * bytes and the time taken.
+ */
+async function fetchInQuarters(
+  s: TempServer,
+  size: number,
+  faces: readonly Face[] = ['xfer', 'xfer', 'xfer', 'xfer'],
+): Promise<{ bytes: Buffer; ms: number }> {
   const conns: ClientConnection[] = await Promise.all(
     [0, 1, 2, 3].map(() => s.connect({ sessionId: randomBytes(16) })),
   );
@@ -22,6 +33,12 @@ async function fetchInQuarters(s: TempServer, size: number): Promise<{ bytes: Bu
   const t0 = performance.now();
   const parts = await Promise.all(
     conns.map(async (conn, i) => {
+      if (faces[i] === 'http') {
+        const range = `bytes=${i * quarter}-${(i + 1) * quarter - 1}`;
+        const answer = await fetchHttp(s.port, '/f', { headers: { range } });
+        assert.equal(answer.status, 206, `HTTP ${range}`);
+        return answer.body;
+      }
       const chunks: Buffer[] = [];
       await conn.get({
         name: 'f',
@@ -61,6 +78,36 @@ describe('server-wide send cap (--limit-rate-total)', () => {
     assert.ok(
       baseline.ms * 2 < run.ms,
       `uncapped ${baseline.ms.toFixed(0)} ms vs capped ${run.ms.toFixed(0)} ms: the cap did not bind`,
+    );
+  });
+
+  test('HTTP bodies share the same cap with xfer connections, byte for byte', async (t) => {
+    const size = 6 * MiB;
+    const content = patternBytes(size, 14);
+    const cap = 4 * MiB;
+    const free = await startServer(t, { f: content });
+    const capped = await startServer(t, { f: content }, { limits: { bytesPerSecondTotal: cap } });
+    assert.equal(capped.server.httpFace, 'on');
+    const faces: Face[] = ['xfer', 'http', 'xfer', 'http'];
+
+    const baseline = await fetchInQuarters(free, size, faces);
+    const run = await fetchInQuarters(capped, size, faces);
+    const httpOnly = await fetchInQuarters(capped, size, ['http', 'http', 'http', 'http']);
+
+    assert.ok(baseline.bytes.equals(content), 'the uncapped bytes are the file');
+    assert.ok(run.bytes.equals(content), 'the capped bytes (xfer and HTTP) are the file');
+    assert.ok(httpOnly.bytes.equals(content), 'the capped HTTP bytes are the file');
+    // 6 MiB at 4 MiB/s is 1500 ms, whichever face carries them; one chunk (1/20 s) may go early.
+    const floorMs = (size / cap) * 1000 - 1000 / 20;
+    for (const [what, ms] of [
+      ['xfer and HTTP together', run.ms],
+      ['HTTP alone', httpOnly.ms],
+    ] as const) {
+      assert.ok(ms >= floorMs - 25, `${what} moved 6 MiB in ${ms.toFixed(0)} ms under a 4 MiB/s cap`);
+    }
+    assert.ok(
+      baseline.ms * 2 < Math.min(run.ms, httpOnly.ms),
+      `uncapped ${baseline.ms.toFixed(0)} ms vs capped ${run.ms.toFixed(0)} / ${httpOnly.ms.toFixed(0)} ms: the cap did not bind`,
     );
   });
 
