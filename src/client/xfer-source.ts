@@ -46,8 +46,9 @@ export class XferSource implements RangeSource {
 
   /**
    * A GET refused as another version (ERR_XFER_CHANGED) came from a backend
-   * holding another copy, behind a load balancer: the pool opens the fresh
-   * connection before closing the refused one, so it lands elsewhere.
+   * holding another copy, behind a load balancer: the pool opens a fresh
+   * connection and keeps the refused one open a while (ConnectionPool.replace),
+   * so the balancer sends the fresh one elsewhere.
    */
   drop(slot: number, reason?: XferError): void {
     if (reason instanceof FileChangedError) this.pool.replace(this.poolSlot(slot));
