@@ -37,6 +37,14 @@ export const ERROR_CODES = {
   ERR_XFER_USAGE: 'The command line is not valid. See `xfer --help`.',
   ERR_XFER_ABORTED: 'Stopped on request (Ctrl+C). Run again to resume.',
   ERR_XFER_INTERNAL: 'An unexpected internal error. Please report it with the message.',
+  ERR_XFER_HTTP_STATUS: 'The web server refused the request (an HTTP error status); the message names it.',
+  ERR_XFER_HTTP_UNAVAILABLE:
+    'The web server is failing or busy (5xx or 429); the request is retried with back-off, honouring Retry-After.',
+  ERR_XFER_HTTP_RANGE:
+    'The web server answered a range request with other bytes than asked (Content-Range or Content-Length); refused.',
+  ERR_XFER_REDIRECT: 'Too many redirects, or a redirect to an unsafe place (https to http, another scheme).',
+  ERR_XFER_CHECKSUM_LIST:
+    'A checksum (sha256=HEX), checksum list or Metalink file is malformed, too large or lacks the file.',
 } as const;
 
 export type XferErrorCode = keyof typeof ERROR_CODES;
@@ -57,6 +65,8 @@ const RETRYABLE: ReadonlySet<XferErrorCode> = new Set([
   'ERR_XFER_SHUTDOWN',
   'ERR_XFER_LIMIT',
   'ERR_XFER_RATE_LIMIT',
+  'ERR_XFER_HTTP_UNAVAILABLE',
+  'ERR_XFER_HTTP_RANGE',
 ]);
 
 export class XferError extends Error {
@@ -90,6 +100,36 @@ export class FileError extends XferError {}
 
 /** Downloaded bytes failed size or SHA-256 verification. */
 export class IntegrityError extends XferError {}
+
+/**
+ * A web server's answer that cannot be used as it is: an error status, a
+ * range answer that does not match the request, or a redirect we refuse.
+ * `retryAfterMs` is the wait a 429 or 503 asked for with Retry-After.
+ */
+export class HttpError extends XferError {
+  constructor(
+    code: XferErrorCode,
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(code, message);
+  }
+}
+
+/** The web server does not honour Range: the file is to be fetched whole, over one connection. */
+export class RangesIgnoredError extends HttpError {
+  constructor(message: string) {
+    super('ERR_XFER_HTTP_RANGE', message, 200);
+  }
+}
+
+/** A checksum, checksum list or Metalink file that cannot be used. */
+export class ChecksumListError extends XferError {
+  constructor(message: string) {
+    super('ERR_XFER_CHECKSUM_LIST', message);
+  }
+}
 
 /** The command line was wrong; exit code 2. */
 export class UsageError extends XferError {

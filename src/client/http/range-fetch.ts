@@ -1,0 +1,113 @@
+import { HttpError, NetworkError, RangesIgnoredError } from '../../errors.js';
+import { printableName } from '../../protocol/index.js';
+import { checkPartialAnswer } from './content-range.js';
+import { integerHeader, listHeader } from './headers.js';
+import { fromHttpFailure, statusError } from './http-errors.js';
+import { BASE_HEADERS } from './probe.js';
+import { checkSameVersion, ifRangeOf, type Validator } from './validator.js';
+import { shownUrl, type WebClient } from './web-client.js';
+import { webRequest, type WebAnswer, type WebTarget } from './web-request.js';
+
+/** Receives each chunk at its offset in the file; the chunk may be reused after the call returns. */
+export type ChunkSink = (chunk: Buffer, position: number) => void;
+
+export interface RangeRequest {
+  target: WebTarget;
+  /** The file's name, for messages. */
+  name: string;
+  validator: Validator;
+  offset: number;
+  length: number;
+  signal: AbortSignal;
+  onChunk: ChunkSink;
+}
+
+/**
+ * Fetches bytes [offset, offset + length) of one version of a web file with
+ * `Range` and `If-Range`. The answer must be a 206 of that version with
+ * exactly that Content-Range and Content-Length before a byte is used; a
+ * server sending more than promised is cut off at the promised length and the
+ * request fails (ERR_XFER_HTTP_RANGE), fewer fails it as a closed connection.
+ * A 200 means the range was ignored (ERR_XFER_HTTP_RANGE, `rangesIgnored`) or,
+ * if it names another version, that the file changed (ERR_XFER_CHANGED).
+ */
+export async function fetchRange(client: WebClient, r: RangeRequest): Promise<void> {
+  const headers: Record<string, string> = {
+    ...BASE_HEADERS,
+    range: `bytes=${r.offset}-${r.offset + r.length - 1}`,
+  };
+  const ifRange = ifRangeOf(r.validator);
+  if (ifRange !== undefined) headers['if-range'] = ifRange;
+  const answer = await webRequest(client, r.target, { method: 'GET', headers, signal: r.signal });
+  try {
+    if (answer.status === 206 || answer.status === 200 || answer.status === 416) {
+      checkSameVersion(r.validator, answer.headers, answer.status, r.name);
+    }
+    if (answer.status === 200) {
+      const size = integerHeader(answer.headers, 'content-length');
+      if (size !== undefined && size !== r.validator.size) {
+        throw new HttpError(
+          'ERR_XFER_CHANGED',
+          `"${printableName(r.name)}" changed on the web server: it is now ${size} bytes.`,
+          200,
+        );
+      }
+      throw new RangesIgnoredError(
+        `${shownUrl(answer.url)} ignored a range request and sent the whole file (200).`,
+      );
+    }
+    if (answer.status !== 206) throw statusError(answer.status, answer.headers, shownUrl(answer.url));
+    checkPartialAnswer(answer.headers, { offset: r.offset, length: r.length, size: r.validator.size });
+    if ((listHeader(answer.headers, 'content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity') {
+      throw new HttpError(
+        'ERR_XFER_HTTP_RANGE',
+        `${shownUrl(answer.url)} sent an encoded range; refused.`,
+        206,
+      );
+    }
+  } catch (err) {
+    answer.body.destroy();
+    throw err;
+  }
+  await readBody(answer, r.offset, r.length, r.onChunk);
+}
+
+/**
+ * Streams an answer's body to `onChunk` from file offset `offset`. With a
+ * known `length`, bytes past it are never delivered: the answer is cut off
+ * and refused (ERR_XFER_HTTP_RANGE); an answer that ends short is
+ * ERR_XFER_CLOSED. Returns the number of bytes delivered.
+ */
+export async function readBody(
+  answer: WebAnswer,
+  offset: number,
+  length: number | undefined,
+  onChunk: ChunkSink,
+): Promise<number> {
+  let received = 0;
+  try {
+    for await (const data of answer.body) {
+      const chunk = data as Buffer;
+      if (length !== undefined && received + chunk.length > length) {
+        if (received < length) onChunk(chunk.subarray(0, length - received), offset + received);
+        received = length;
+        throw new HttpError(
+          'ERR_XFER_HTTP_RANGE',
+          `${shownUrl(answer.url)} sent more bytes than it promised; the excess was refused.`,
+        );
+      }
+      onChunk(chunk, offset + received);
+      received += chunk.length;
+    }
+  } catch (err) {
+    answer.body.destroy();
+    throw fromHttpFailure(err, shownUrl(answer.url));
+  }
+  if (length !== undefined && received < length) {
+    throw new NetworkError(
+      'ERR_XFER_CLOSED',
+      `${shownUrl(answer.url)} ended the answer after ${received} of ${length} bytes.`,
+    );
+  }
+  return received;
+}
