@@ -8,7 +8,7 @@ import { createServer as createHttps } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+export type Handler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 export interface TestWebServer {
   /** `http://127.0.0.1:PORT` (or https), no trailing slash. */

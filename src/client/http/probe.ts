@@ -5,7 +5,7 @@ import { integerHeader, listHeader, singleHeader, type ResponseHeaders } from '.
 import { statusError } from './http-errors.js';
 import { validatorOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
-import { webRequest, type WebAnswer, type WebTarget } from './web-request.js';
+import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
 
 /** What the first answer tells about a web file, and how it will be fetched. */
 export interface Probe {
@@ -60,11 +60,11 @@ export async function probe(client: WebClient, start: WebTarget, options: ProbeO
     const verdict = options.head ? headVerdict(answer) : getVerdict(answer);
     if (verdict.split || answer.status === 200) {
       const whole = !verdict.split && !options.head ? answer : undefined;
-      if (!whole) answer.body.destroy();
+      if (!whole) discardBody(answer);
       return describe(target, answer, verdict, whole);
     }
   }
-  answer.body.destroy();
+  discardBody(answer);
   if (answer.status !== 206 && answer.status !== 416)
     throw statusError(answer.status, answer.headers, shownUrl(answer.url));
   // A 206 we cannot use or a 416: the whole body, without Range.
@@ -74,7 +74,7 @@ export async function probe(client: WebClient, start: WebTarget, options: ProbeO
     signal: options.signal,
   });
   if (plain.status !== 200) {
-    plain.body.destroy();
+    discardBody(plain);
     throw statusError(plain.status, plain.headers, shownUrl(plain.url));
   }
   const verdict = getVerdict(plain);

@@ -6,7 +6,7 @@ import { fromHttpFailure, statusError } from './http-errors.js';
 import { BASE_HEADERS } from './probe.js';
 import { checkSameVersion, ifRangeOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
-import { webRequest, type WebAnswer, type WebTarget } from './web-request.js';
+import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
 
 /** Receives each chunk at its offset in the file; the chunk may be reused after the call returns. */
 export type ChunkSink = (chunk: Buffer, position: number) => void;
@@ -66,7 +66,7 @@ export async function fetchRange(client: WebClient, r: RangeRequest): Promise<vo
       );
     }
   } catch (err) {
-    answer.body.destroy();
+    discardBody(answer);
     throw err;
   }
   await readBody(answer, r.offset, r.length, r.onChunk);
@@ -100,7 +100,7 @@ export async function readBody(
       received += chunk.length;
     }
   } catch (err) {
-    answer.body.destroy();
+    discardBody(answer);
     throw fromHttpFailure(err, shownUrl(answer.url));
   }
   if (length !== undefined && received < length) {

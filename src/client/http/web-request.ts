@@ -60,7 +60,7 @@ export async function webRequest(
     if (!REDIRECT_STATUSES.has(answer.statusCode) || location === undefined) {
       return { status: answer.statusCode, headers: answer.headers, body: answer.body, url };
     }
-    answer.body.destroy();
+    await answer.body.dump().catch(() => undefined);
     if (redirects >= MAX_REDIRECTS) {
       throw new HttpError(
         'ERR_XFER_REDIRECT',
@@ -94,4 +94,10 @@ function nextUrl(from: URL, location: string): URL {
   to.username = '';
   to.password = '';
   return to;
+}
+
+/** Stops reading an answer and closes its connection (an unread body cannot be skipped on keep-alive). */
+export function discardBody(answer: WebAnswer): void {
+  answer.body.on('error', () => undefined);
+  answer.body.destroy();
 }
