@@ -78,9 +78,9 @@ export async function probe(client: WebClient, start: WebTarget, options: ProbeO
     throw statusError(plain.status, plain.headers, shownUrl(plain.url));
   }
   const verdict = getVerdict(plain);
-  if (verdict.size === 0) verdict.note = undefined;
-  else if (answer.status === 206)
+  if (answer.status === 206 && !contentEncoding(plain.headers)) {
     verdict.note = 'one connection, whole body: its answer to a range request was unusable';
+  }
   return describe(target, plain, verdict, plain);
 }
 
@@ -144,12 +144,16 @@ function describe(
   verdict: Verdict,
   whole: WebAnswer | undefined,
 ): Probe {
+  // The whole body may wait unread (or never be read, if the run stops): its
+  // errors then must not be unhandled. A reader still sees them.
+  whole?.body.on('error', () => undefined);
   return {
     target,
     name: fileNameFor(answer.url, answer.headers),
     size: verdict.size,
     split: verdict.split,
-    note: verdict.split ? undefined : verdict.note,
+    // An empty file has nothing to split: no note.
+    note: verdict.split || verdict.size === 0 ? undefined : verdict.note,
     validator: verdict.size === undefined ? undefined : validatorOf(answer.headers, verdict.size),
     digest: digestOf(answer.headers, answer.status),
     metalink: metalinkLink(answer),
