@@ -1,4 +1,4 @@
-import { HttpError } from '../../errors.js';
+import { BadRangeAnswerError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import { integerHeader, singleHeader, type ResponseHeaders } from './headers.js';
 
@@ -47,18 +47,14 @@ export function checkPartialAnswer(
   const end = asked.offset + asked.length - 1;
   const want = `bytes ${asked.offset}-${end}/${asked.size}`;
   if (!range || range.start !== asked.offset || range.end !== end || range.total !== asked.size) {
-    throw new HttpError(
-      'ERR_XFER_HTTP_RANGE',
+    throw new BadRangeAnswerError(
       `The web server answered with Content-Range "${shorten(raw ?? '(none)')}" where "${want}" was asked for; the answer was refused.`,
-      206,
     );
   }
   const length = integerHeader(headers, 'content-length');
   if (headers['content-length'] !== undefined && length !== asked.length) {
-    throw new HttpError(
-      'ERR_XFER_HTTP_RANGE',
+    throw new BadRangeAnswerError(
       `The web server promised Content-Length ${shorten(String(headers['content-length']))} for a range of ${asked.length} bytes; the answer was refused.`,
-      206,
     );
   }
 }

@@ -1,4 +1,5 @@
-import { XferError } from '../../errors.js';
+import type { XferError } from '../../errors.js';
+import { InvalidNameError } from '../../errors.js';
 import { printableName, validateName } from '../../protocol/index.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';
 
@@ -75,5 +76,5 @@ function unescapeLatin1(value: string): string {
 }
 
 function nameError(message: string): XferError {
-  return new XferError('ERR_XFER_NAME', message);
+  return new InvalidNameError(message);
 }

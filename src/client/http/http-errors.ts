@@ -1,4 +1,17 @@
-import { HttpError, NetworkError, XferError, toXferError } from '../../errors.js';
+import {
+  AuthError,
+  BadRangeAnswerError,
+  ConnectError,
+  ConnectionClosedError,
+  HttpStatusError,
+  HttpUnavailableError,
+  NotFoundError,
+  RangeOutsideFileError,
+  TimeoutError,
+  TlsError,
+  XferError,
+  toXferError,
+} from '../../errors.js';
 import { shorten } from './content-range.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';
 
@@ -18,36 +31,23 @@ export function statusError(
   headers: ResponseHeaders,
   shownUrl: string,
   now = Date.now(),
-): HttpError {
+): XferError {
   const said = `${shownUrl} answered ${status}`;
-  if (status === 404 || status === 410)
-    return new HttpError('ERR_XFER_NOT_FOUND', `${said}: no such file.`, status);
+  if (status === 404 || status === 410) return new NotFoundError(`${said}: no such file.`);
   if (status === 401 || status === 403 || status === 407) {
-    return new HttpError(
-      'ERR_XFER_AUTH',
-      `${said}: access refused; check the credentials or headers sent.`,
-      status,
-    );
+    return new AuthError(`${said}: access refused; check the credentials or headers sent.`);
   }
-  if (status === 416)
-    return new HttpError('ERR_XFER_RANGE', `${said}: the range asked for lies outside the file.`, status);
+  if (status === 416) return new RangeOutsideFileError(`${said}: the range asked for lies outside the file.`);
   if (status === 408 || status === 429 || status >= 500) {
     const wait = retryAfterMs(singleHeader(headers, 'retry-after'), now);
     if (wait !== undefined && wait > MAX_RETRY_AFTER_MS) {
-      return new HttpError(
-        'ERR_XFER_HTTP_STATUS',
+      return new HttpStatusError(
         `${said} and asks to wait ${Math.ceil(wait / 1000)} s, longer than the ${MAX_RETRY_AFTER_MS / 1000} s we wait.`,
-        status,
       );
     }
-    return new HttpError(
-      'ERR_XFER_HTTP_UNAVAILABLE',
-      `${said}: the server is busy or failing.`,
-      status,
-      wait,
-    );
+    return new HttpUnavailableError(`${said}: the server is busy or failing.`, { retryAfterMs: wait });
   }
-  return new HttpError('ERR_XFER_HTTP_STATUS', `${said}, which cannot be used for a download.`, status);
+  return new HttpStatusError(`${said}, which cannot be used for a download.`);
 }
 
 /** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent or malformed. */
@@ -67,36 +67,29 @@ export function fromHttpFailure(error: unknown, shownUrl: string): XferError {
   if (error instanceof XferError) return error;
   const raw = (error as { code?: unknown } | undefined)?.code;
   const code = typeof raw === 'string' ? raw : '';
-  const message = shorten(error instanceof Error ? error.message : String(error), 200);
+  const message = shorten(error instanceof Error ? error.message : String(error));
   const cause = { cause: error };
   if (TLS_CODE.test(code)) {
-    return new NetworkError('ERR_XFER_TLS', `TLS with ${shownUrl} failed: ${message} (${code}).`, cause);
+    return new TlsError(`TLS with ${shownUrl} failed: ${message} (${code}).`, cause);
   }
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return new NetworkError('ERR_XFER_CONNECT', `Connecting to ${shownUrl} timed out.`, cause);
+      return new ConnectError(`Connecting to ${shownUrl} timed out.`, cause);
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
-      return new NetworkError('ERR_XFER_TIMEOUT', `${shownUrl} sent nothing for too long.`, cause);
+      return new TimeoutError(`${shownUrl} sent nothing for too long.`, cause);
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
     case 'UND_ERR_DESTROYED':
-      return new NetworkError(
-        'ERR_XFER_CLOSED',
-        `The connection to ${shownUrl} closed early: ${message}.`,
-        cause,
-      );
+      return new ConnectionClosedError(`The connection to ${shownUrl} closed early: ${message}.`, cause);
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
     case 'HPE_INVALID_CONSTANT':
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return new HttpError(
-        'ERR_XFER_HTTP_RANGE',
-        `${shownUrl} sent another number of bytes than it announced.`,
-      );
+      return new BadRangeAnswerError(`${shownUrl} sent another number of bytes than it announced.`);
     default: {
       const e = toXferError(error);
       return e.code === 'ERR_XFER_INTERNAL' && code.startsWith('HPE_')
-        ? new NetworkError('ERR_XFER_CLOSED', `${shownUrl} sent a malformed HTTP answer: ${message}.`, cause)
+        ? new ConnectionClosedError(`${shownUrl} sent a malformed HTTP answer: ${message}.`, cause)
         : e;
     }
   }

@@ -1,4 +1,4 @@
-import { HttpError, NetworkError, RangesIgnoredError } from '../../errors.js';
+import { BadRangeAnswerError, ConnectionClosedError, FileChangedError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import { checkPartialAnswer } from './content-range.js';
 import { integerHeader, listHeader } from './headers.js';
@@ -28,7 +28,7 @@ export interface RangeRequest {
  * exactly that Content-Range and Content-Length before a byte is used; a
  * server sending more than promised is cut off at the promised length and the
  * request fails (ERR_XFER_HTTP_RANGE), fewer fails it as a closed connection.
- * A 200 means the range was ignored (ERR_XFER_HTTP_RANGE, `rangesIgnored`) or,
+ * A 200 means the range was ignored (ERR_XFER_HTTP_RANGE with `rangesIgnored`) or,
  * if it names another version, that the file changed (ERR_XFER_CHANGED).
  */
 export async function fetchRange(client: WebClient, r: RangeRequest): Promise<void> {
@@ -46,24 +46,19 @@ export async function fetchRange(client: WebClient, r: RangeRequest): Promise<vo
     if (answer.status === 200) {
       const size = integerHeader(answer.headers, 'content-length');
       if (size !== undefined && size !== r.validator.size) {
-        throw new HttpError(
-          'ERR_XFER_CHANGED',
+        throw new FileChangedError(
           `"${printableName(r.name)}" changed on the web server: it is now ${size} bytes.`,
-          200,
         );
       }
-      throw new RangesIgnoredError(
+      throw new BadRangeAnswerError(
         `${shownUrl(answer.url)} ignored a range request and sent the whole file (200).`,
+        { rangesIgnored: true },
       );
     }
     if (answer.status !== 206) throw statusError(answer.status, answer.headers, shownUrl(answer.url));
     checkPartialAnswer(answer.headers, { offset: r.offset, length: r.length, size: r.validator.size });
     if ((listHeader(answer.headers, 'content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity') {
-      throw new HttpError(
-        'ERR_XFER_HTTP_RANGE',
-        `${shownUrl(answer.url)} sent an encoded range; refused.`,
-        206,
-      );
+      throw new BadRangeAnswerError(`${shownUrl(answer.url)} sent an encoded range; refused.`);
     }
   } catch (err) {
     discardBody(answer);
@@ -91,8 +86,7 @@ export async function readBody(
       if (length !== undefined && received + chunk.length > length) {
         if (received < length) onChunk(chunk.subarray(0, length - received), offset + received);
         received = length;
-        throw new HttpError(
-          'ERR_XFER_HTTP_RANGE',
+        throw new BadRangeAnswerError(
           `${shownUrl(answer.url)} sent more bytes than it promised; the excess was refused.`,
         );
       }
@@ -104,8 +98,7 @@ export async function readBody(
     throw fromHttpFailure(err, shownUrl(answer.url));
   }
   if (length !== undefined && received < length) {
-    throw new NetworkError(
-      'ERR_XFER_CLOSED',
+    throw new ConnectionClosedError(
       `${shownUrl(answer.url)} ended the answer after ${received} of ${length} bytes.`,
     );
   }

@@ -1,4 +1,4 @@
-import { HttpError } from '../../errors.js';
+import { FileChangedError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import { parseContentRange, parseUnsatisfiedRange, shorten } from './content-range.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';
@@ -71,10 +71,8 @@ export function checkSameVersion(v: Validator, headers: ResponseHeaders, status:
     why = `it is now ${total} bytes (was ${v.size})`;
   }
   if (why !== undefined) {
-    throw new HttpError(
-      'ERR_XFER_CHANGED',
+    throw new FileChangedError(
       `"${printableName(name)}" changed on the web server during the download: ${why}.`,
-      status,
     );
   }
 }

@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import { HttpError } from '../../errors.js';
+import { RedirectError } from '../../errors.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';
 import { fromHttpFailure } from './http-errors.js';
 import { shownUrl, type WebClient } from './web-client.js';
@@ -62,10 +62,7 @@ export async function webRequest(
     }
     await answer.body.dump().catch(() => undefined);
     if (redirects >= MAX_REDIRECTS) {
-      throw new HttpError(
-        'ERR_XFER_REDIRECT',
-        `${shownUrl(target.url)} redirected more than ${MAX_REDIRECTS} times.`,
-      );
+      throw new RedirectError(`${shownUrl(target.url)} redirected more than ${MAX_REDIRECTS} times.`);
     }
     url = nextUrl(url, location);
   }
@@ -76,17 +73,15 @@ function nextUrl(from: URL, location: string): URL {
   try {
     to = new URL(location, from);
   } catch {
-    throw new HttpError('ERR_XFER_REDIRECT', `${shownUrl(from)} redirected to a malformed address.`);
+    throw new RedirectError(`${shownUrl(from)} redirected to a malformed address.`);
   }
   if (to.protocol !== 'http:' && to.protocol !== 'https:') {
-    throw new HttpError(
-      'ERR_XFER_REDIRECT',
+    throw new RedirectError(
       `${shownUrl(from)} redirected to a ${to.protocol} address, which is not followed.`,
     );
   }
   if (from.protocol === 'https:' && to.protocol === 'http:') {
-    throw new HttpError(
-      'ERR_XFER_REDIRECT',
+    throw new RedirectError(
       `${shownUrl(from)} redirected from https to plain http (${shownUrl(to)}); refused, the download would lose its encryption.`,
     );
   }
