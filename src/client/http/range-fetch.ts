@@ -1,7 +1,6 @@
-import { BadRangeAnswerError, ConnectionClosedError, FileChangedError } from '../../errors.js';
-import { printableName } from '../../protocol/index.js';
+import { BadRangeAnswerError, ConnectionClosedError } from '../../errors.js';
 import { checkPartialAnswer } from './content-range.js';
-import { integerHeader, listHeader } from './headers.js';
+import { listHeader } from './headers.js';
 import { fromHttpFailure, statusError } from './http-errors.js';
 import { BASE_HEADERS } from './probe.js';
 import { checkSameVersion, ifRangeOf, type Validator } from './validator.js';
@@ -44,12 +43,6 @@ export async function fetchRange(client: WebClient, r: RangeRequest): Promise<vo
       checkSameVersion(r.validator, answer.headers, answer.status, r.name);
     }
     if (answer.status === 200) {
-      const size = integerHeader(answer.headers, 'content-length');
-      if (size !== undefined && size !== r.validator.size) {
-        throw new FileChangedError(
-          `"${printableName(r.name)}" changed on the web server: it is now ${size} bytes.`,
-        );
-      }
       throw new BadRangeAnswerError(
         `${shownUrl(answer.url)} ignored a range request and sent the whole file (200).`,
         { rangesIgnored: true },

@@ -1,7 +1,7 @@
 import { FileChangedError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import { parseContentRange, parseUnsatisfiedRange, shorten } from './content-range.js';
-import { singleHeader, type ResponseHeaders } from './headers.js';
+import { integerHeader, singleHeader, type ResponseHeaders } from './headers.js';
 
 /**
  * Which version of a web file the bytes belong to: a strong ETag if the
@@ -48,7 +48,8 @@ export function describeValidator(v: Validator): string {
 
 /**
  * Throws ERR_XFER_CHANGED when an answer shows another version than `v`: a
- * different ETag, Last-Modified or total size. Headers an answer leaves out
+ * different ETag, Last-Modified or total size (Content-Range, or a 200's
+ * Content-Length). Headers an answer leaves out
  * contradict nothing.
  */
 export function checkSameVersion(v: Validator, headers: ResponseHeaders, status: number, name: string): void {
@@ -60,7 +61,9 @@ export function checkSameVersion(v: Validator, headers: ResponseHeaders, status:
       ? parseUnsatisfiedRange(range)
       : status === 206
         ? parseContentRange(range)?.total
-        : undefined;
+        : status === 200
+          ? integerHeader(headers, 'content-length')
+          : undefined;
   let why: string | undefined;
   if (v.etag !== undefined && etag !== undefined && etag !== v.etag) {
     why = `its ETag is now ${shorten(etag)} (was ${v.etag})`;
