@@ -8,6 +8,9 @@ import { checkSameVersion, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
 import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
 
+/** Wrong range answers (Content-Range, Content-Length, excess bytes) tolerated per file before falling back to one connection. */
+export const MAX_RANGE_LIES = 3;
+
 /** One version of one web file, as the probe found it. */
 export interface WebFile {
   target: WebTarget;
@@ -32,6 +35,8 @@ export class HttpSource implements RangeSource {
   readonly label: string;
   private readonly channels = new Map<number, { abort: AbortController; queue: Promise<unknown> }>();
   private whole: WebAnswer | undefined;
+  /** Range answers refused so far: past MAX_RANGE_LIES the server's ranges are not trusted at all. */
+  private lies = 0;
 
   constructor(
     private readonly client: WebClient,
@@ -92,7 +97,16 @@ export class HttpSource implements RangeSource {
       }
       await this.readWhole(signal, req);
     } catch (err) {
-      throw signal.aborted ? dropped() : err;
+      if (signal.aborted) throw dropped();
+      if (err instanceof BadRangeAnswerError && !err.rangesIgnored && ++this.lies >= MAX_RANGE_LIES) {
+        throw new BadRangeAnswerError(
+          `${err.message} (${this.lies} such answers: ranges from ${this.label} are not trusted)`,
+          {
+            rangesIgnored: true,
+          },
+        );
+      }
+      throw err;
     }
   }
 
@@ -121,7 +135,10 @@ export class HttpSource implements RangeSource {
     const abort = () => discardBody(answer);
     signal.addEventListener('abort', abort, { once: true });
     try {
-      await readBody(answer, 0, size, (chunk, at) => req.onChunk(chunk, at));
+      await readBody(answer, 0, size, (chunk, at) => req.onChunk(chunk, at), {
+        limit: this.client.rateLimit,
+        signal,
+      });
     } finally {
       signal.removeEventListener('abort', abort);
     }

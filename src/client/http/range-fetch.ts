@@ -3,6 +3,7 @@ import { checkPartialAnswer } from './content-range.js';
 import { listHeader } from './headers.js';
 import { fromHttpFailure, statusError } from './http-errors.js';
 import { BASE_HEADERS } from './probe.js';
+import type { RateLimit } from './rate-limit.js';
 import { checkSameVersion, ifRangeOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
 import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
@@ -57,7 +58,7 @@ export async function fetchRange(client: WebClient, r: RangeRequest): Promise<vo
     discardBody(answer);
     throw err;
   }
-  await readBody(answer, r.offset, r.length, r.onChunk);
+  await readBody(answer, r.offset, r.length, r.onChunk, { limit: client.rateLimit, signal: r.signal });
 }
 
 /**
@@ -71,6 +72,8 @@ export async function readBody(
   offset: number,
   length: number | undefined,
   onChunk: ChunkSink,
+  /** A rate cap: after each chunk, wait until it fits. */
+  pace?: { limit: RateLimit | undefined; signal: AbortSignal },
 ): Promise<number> {
   let received = 0;
   try {
@@ -85,6 +88,7 @@ export async function readBody(
       }
       onChunk(chunk, offset + received);
       received += chunk.length;
+      if (pace?.limit) await pace.limit.take(chunk.length, pace.signal);
     }
   } catch (err) {
     discardBody(answer);

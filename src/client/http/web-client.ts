@@ -3,6 +3,7 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { UsageError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
+import { RateLimit } from './rate-limit.js';
 
 /** Where Debian, Ubuntu, Fedora and Alpine keep the system's CA bundle. */
 const SYSTEM_CA_BUNDLES = [
@@ -22,6 +23,8 @@ export interface WebClientOptions {
   ca?: string;
   /** A connection that delivers no header or body byte for this long fails (and is retried). */
   stallTimeoutMs: number;
+  /** Bytes per second for all downloads of the run together; 0 or absent for no cap. */
+  limitRate?: number;
 }
 
 /**
@@ -36,6 +39,7 @@ export class WebClient {
   readonly dispatcher: Dispatcher;
   readonly headers: [string, string][];
   readonly stallTimeoutMs: number;
+  readonly rateLimit: RateLimit | undefined;
 
   constructor(options: WebClientOptions) {
     const connections = Math.max(1, Math.min(MAX_WEB_CONNECTIONS, options.connections));
@@ -51,6 +55,7 @@ export class WebClient {
     this.dispatcher = proxyConfigured() ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions);
     this.headers = options.headers ?? [];
     this.stallTimeoutMs = options.stallTimeoutMs;
+    this.rateLimit = options.limitRate ? new RateLimit(options.limitRate) : undefined;
   }
 
   close(): Promise<void> {
