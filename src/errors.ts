@@ -161,6 +161,11 @@ export class BadRangeAnswerError extends kind('ERR_XFER_HTTP_RANGE') {
     super(message, options);
     this.rangesIgnored = options?.rangesIgnored ?? false;
   }
+
+  /** Asking again cannot help a server that ignores ranges: the caller fetches the file whole instead. */
+  override get retryable(): boolean {
+    return !this.rangesIgnored;
+  }
 }
 export class RedirectError extends kind('ERR_XFER_REDIRECT') {}
 export class ChecksumListError extends kind('ERR_XFER_CHECKSUM_LIST') {}
