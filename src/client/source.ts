@@ -45,8 +45,12 @@ export interface RangeSource {
   readonly label: string;
   readonly capabilities: SourceCapabilities;
   channel(slot: number): Promise<RangeChannel>;
-  /** Closes channel `slot` (after a failure, a stall, or a tail taken over); the next `channel(slot)` opens anew. */
-  drop(slot: number): void;
+  /**
+   * Closes channel `slot` (after a failure, a stall, or a tail taken over); the
+   * next `channel(slot)` opens anew. `reason` is the failure, if any: a source
+   * may reconnect differently for it (to reach another backend, say).
+   */
+  drop(slot: number, reason?: XferError): void;
   /** Closes every channel of this file (abort, or a fatal error elsewhere). */
   dropAll(): void;
   /** The file's piece hashes, for verifying resumed pieces and finding damaged ones. */
