@@ -1,6 +1,5 @@
 import { parseContentRange, shorten } from './content-range.js';
 import { digestOf, WANT_DIGEST_HEADERS, type WebDigest } from './digests.js';
-import { fileNameFor } from './file-name.js';
 import { integerHeader, listHeader, singleHeader, type ResponseHeaders } from './headers.js';
 import { statusError } from './http-errors.js';
 import { validatorOf, type Validator } from './validator.js';
@@ -11,8 +10,8 @@ import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-r
 export interface Probe {
   /** The file's URL after redirects (later requests go there directly). */
   target: WebTarget;
-  /** Its name on disk (Content-Disposition or the URL's last segment, checked). */
-  name: string;
+  /** The answer's headers (Content-Disposition names the file: see fileNameFor). */
+  headers: ResponseHeaders;
   /** Undefined when the server does not say (chunked, no Content-Length). */
   size: number | undefined;
   /** True: ranges work, the file may be fetched over several connections. */
@@ -149,7 +148,7 @@ function describe(
   whole?.body.on('error', () => undefined);
   return {
     target,
-    name: fileNameFor(answer.url, answer.headers),
+    headers: answer.headers,
     size: verdict.size,
     split: verdict.split,
     // An empty file has nothing to split: no note.

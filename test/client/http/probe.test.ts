@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { fileNameFor } from '../../../src/client/http/file-name.js';
 import { probe } from '../../../src/client/http/probe.js';
 import { readBody } from '../../../src/client/http/range-fetch.js';
 import { WebClient } from '../../../src/client/http/web-client.js';
@@ -46,7 +47,7 @@ describe('probe', () => {
     assert.equal(p.split, true);
     assert.equal(p.size, data.length);
     assert.equal(p.note, undefined);
-    assert.equal(p.name, 'f.bin');
+    assert.equal(fileNameFor(p.target.url, p.headers), 'f.bin');
     assert.equal(p.validator?.etag, '"v1"');
     assert.equal(p.digest?.source, 'Repr-Digest');
     assert.equal(p.metalink?.href, `${web.origin}/f.meta4`);
@@ -125,7 +126,7 @@ describe('probe', () => {
         headers: { 'content-disposition': 'attachment; filename="../../../etc/cron.d/evil"' },
       }),
     );
-    assert.equal(p.name, 'evil');
+    assert.equal(fileNameFor(p.target.url, p.headers), 'evil');
   });
 
   test('404, 401 and 500 are coded errors', async (t) => {
@@ -160,7 +161,7 @@ describe('probe', () => {
         { url: new URL(encodeURIComponent(name), nginx.base), authorization: undefined },
         { signal: AbortSignal.timeout(20_000) },
       );
-      assert.equal(p.name, name);
+      assert.equal(fileNameFor(p.target.url, p.headers), name);
       assert.equal(p.size, size, name);
       assert.equal(p.split, size > 0, name);
       assert.equal(p.note, undefined, name);
