@@ -4,6 +4,8 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
+/** 128 + SIGTERM, as a shell reports a process that SIGTERM ended. */
+export const EXIT_TERMINATED = 143;
 
 /**
  * What a command may touch of the outside world: human lines on stderr, data

@@ -6,7 +6,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
 import { UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
-import { REMOTE_HELP, connectOptions, remoteOptions } from './remote.js';
+import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
 import { Reporter } from './reporter.js';
 
 const transferOptions = {
@@ -136,8 +136,9 @@ async function runTransfer(
       ) * 1000,
   };
   const reporter = Reporter.for(cli, values.json === true);
+  const connect = await connectOptions(server, values);
   const session = new ClientSession({
-    connect: await connectOptions(server, values),
+    connect,
     dataDir,
     connections,
     policy,
@@ -147,6 +148,8 @@ async function runTransfer(
   try {
     const failed = await work(session, reporter);
     return failed > 0 ? EXIT_FAILED : EXIT_OK;
+  } catch (err) {
+    throw withFlagHint(err, connect);
   } finally {
     reporter.finish();
     session.close();

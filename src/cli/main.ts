@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { UsageError, XferError } from '../errors.js';
-import { Cli, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './cli.js';
+import { Cli, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE } from './cli.js';
 import { CLIENT_HELP, GET_HELP, client, get } from './client.js';
 import { DEMO_HELP, demo } from './demo.js';
 import { LS_HELP, ls } from './ls.js';
@@ -18,7 +18,8 @@ Usage:
 
 Run \`xfer COMMAND --help\` for a command's options. SERVER is HOST[:PORT] (default port 9876).
 
-Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 interrupted.
+Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 interrupted (Ctrl+C),
+143 terminated (SIGTERM).
 `;
 
 type Command = (argv: string[], cli: Cli) => Promise<number>;
@@ -54,7 +55,7 @@ export async function main(argv: string[], cli: Cli): Promise<number> {
   } catch (err) {
     if (cli.interrupted || (err instanceof XferError && err.code === 'ERR_XFER_ABORTED')) {
       cli.info('xfer: stopped; partial downloads are kept and resume next time.');
-      return EXIT_INTERRUPTED;
+      return cli.interrupt.signal.reason === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
     }
     cli.error(err);
     return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
