@@ -6,8 +6,9 @@ import { DEMO_HELP, demo } from './demo.js';
 import { LS_HELP, ls } from './ls.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { packageVersion } from './version.js';
+import { DEFAULT_PORT, MAX_CONNECTIONS_PER_FILE } from '../protocol/index.js';
 
-const HELP = `xfer: move files over TCP, each over up to 4 parallel connections, verified end to end.
+const HELP = `xfer: move files over TCP, each over up to ${MAX_CONNECTIONS_PER_FILE} parallel connections, verified end to end.
 
 Usage:
   xfer serve  [--root DIR] [--host H] [--port N]     serve DIR/resources/, keep DIR/text.txt
@@ -16,7 +17,7 @@ Usage:
   xfer get    SERVER NAME... [--out DIR]              fetch named files
   xfer demo                                           a server and a client on loopback, a real transfer
 
-Run \`xfer COMMAND --help\` for a command's options. SERVER is HOST[:PORT] (default port 9876).
+Run \`xfer COMMAND --help\` for a command's options. SERVER is HOST[:PORT] (default port ${DEFAULT_PORT}).
 
 Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 interrupted (Ctrl+C),
 143 terminated (SIGTERM).

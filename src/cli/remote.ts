@@ -4,6 +4,7 @@ import { parseServerAddress } from '../client/address.js';
 import type { ConnectOptions } from '../client/connection.js';
 import { UsageError, XferError, errorFromCode } from '../errors.js';
 import { readToken, tokenOptions } from './token.js';
+import { SESSION_ID_SIZE } from '../protocol/index.js';
 
 /** Flags shared by every command that talks to a server. */
 export const remoteOptions = {
@@ -42,7 +43,7 @@ export async function connectOptions(
     ...address,
     token: await readToken(values),
     tls: values.tls ? { ca } : undefined,
-    sessionId: randomBytes(16),
+    sessionId: randomBytes(SESSION_ID_SIZE),
   };
 }
 
