@@ -46,10 +46,10 @@ export function renderFileView(view: FileView, { width, color }: RenderOptions):
 
 /** The permanent line for a finished file. */
 export function renderDoneLine(
-  done: { file: string; size: number; seconds: number; sha256: string },
+  done: { file: string; size: number; seconds: number; sha256: string; bytesPerSecond: number },
   { width, color }: RenderOptions,
 ): string {
-  const rate = done.seconds > 0 ? done.size / done.seconds : 0;
+  const rate = done.bytesPerSecond;
   const mark = color ? '\x1b[32m✓\x1b[0m' : '✓';
   const tail = `  ${humanSize(done.size)} in ${humanDuration(done.seconds)} (${humanRate(rate)})  verified sha256 ${done.sha256.slice(0, 12)}`;
   const name = truncateMiddle(printableName(done.file), Math.max(8, width - 2 - textWidth(tail)));

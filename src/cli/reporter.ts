@@ -1,5 +1,4 @@
 import type { ClientEvent } from '../client/events.js';
-import { WHOLE_FILE_MAX_BYTES } from '../client/whole-file.js';
 import { printableName } from '../protocol/index.js';
 import type { Cli } from './cli.js';
 import { renderCatalog } from './render.js';
@@ -54,7 +53,7 @@ export class Reporter {
         // The first plain progress line comes a full interval in, with a measured speed, never "0 B/s".
         this.lastPlain = Date.now();
         // A small file is one round trip: its done line is enough (a log of thousands stays half as long).
-        if (this.mode === 'plain' && event.size > WHOLE_FILE_MAX_BYTES)
+        if (this.mode === 'plain' && event.mode === 'ranges')
           this.message(
             `${printableName(event.file)}: fetching ${event.size} bytes over ${event.parts.length} connection${event.parts.length === 1 ? '' : 's'}`,
           );

@@ -1,14 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createServer as createTlsServer } from 'node:tls';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { DEFAULT_PORT, encode, encodePreamble } from '../protocol/index.js';
-import type { XferErrorCode } from '../errors.js';
+import { Admission, type Dismiss, type Refusal, type Ticket } from './admission.js';
 import { Catalog } from './catalog.js';
-import { ServerConnection, type ConnectionHost, type ServerLog } from './connection.js';
-import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
+import { ServerConnection, type ConnectionHost } from './connection.js';
+import { HttpFace, type HttpLimits } from './http/face.js';
+import { sniffProtocol } from './http/sniff.js';
+import { DEFAULT_LIMITS, fitToDescriptorLimit, openFileLimit, type ServerLimits } from './limits.js';
+import { LogLimiter, type ServerLog } from './log-limiter.js';
 import { TextListWriter } from './text-list.js';
+
+export type { ServerLog } from './log-limiter.js';
 
 export interface ServerOptions {
   /** The folder holding resources/ and text.txt. */
@@ -21,7 +26,22 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** How often resources/ is rescanned in case fs.watch missed a change. */
   rescanIntervalMs?: number;
+  /** The HTTP/1.1 face on the same port (default on; off by itself with a token and no TLS). */
+  http?: boolean;
+  httpLimits?: Partial<HttpLimits>;
 }
+
+/** Why the HTTP face is off, when it is. */
+export type HttpFaceState = 'on' | 'off' | 'off-token-without-tls';
+
+/** A connection the server can ask to finish (drain), cut (destroy) or hand back to admission (dismiss). */
+interface LiveConnection {
+  drain(): void;
+  destroy(): void;
+  dismiss(refusal: Refusal): void;
+}
+
+export const DEFAULT_RESCAN_INTERVAL_MS = 2_000;
 
 export interface ServerEvents {
   log: [ServerLog];
@@ -33,30 +53,45 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   readonly catalog: Catalog;
   readonly limits: ServerLimits;
   readonly token: string | undefined;
+  readonly admission: Admission;
   private readonly server: Server;
-  private readonly connections = new Set<ServerConnection>();
-  private readonly perIp = new Map<string, number>();
+  private readonly tlsContext: SecureContext | undefined;
+  readonly httpFace: HttpFaceState;
+  private readonly connections = new Set<LiveConnection>();
+  private readonly http: HttpFace | undefined;
   private readonly fileSlots = new Map<string, number>();
-  private readonly authFailures = new Map<string, number[]>();
   private readonly textList: TextListWriter;
+  private readonly repeats = new LogLimiter((entry) => this.emit('log', entry));
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly options: ServerOptions) {
     super();
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.limits = { ...limits, maxConnections: fitToDescriptorLimit(limits.maxConnections, openFileLimit()) };
     this.token = options.token;
+    this.admission = new Admission(this.limits);
     this.catalog = new Catalog(join(options.root, 'resources'));
     this.textList = new TextListWriter(join(options.root, 'text.txt'));
-    const onSocket = (socket: Socket) => this.accept(socket);
-    this.server = options.tls
-      ? createTlsServer(
-          { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: this.limits.handshakeTimeoutMs },
-          onSocket,
-        )
-      : createTcpServer(onSocket);
-    this.server.on('tlsClientError', (err: Error) =>
-      this.log({ level: 'debug', message: `TLS handshake failed: ${err.message}` }),
-    );
+    // A bearer token must never cross the wire in clear: with a token, HTTP only over TLS.
+    this.httpFace =
+      options.http === false
+        ? 'off'
+        : options.token !== undefined && !options.tls
+          ? 'off-token-without-tls'
+          : 'on';
+    this.http =
+      this.httpFace === 'on'
+        ? new HttpFace(this, {
+            tls: options.tls !== undefined,
+            ...(options.token !== undefined ? { token: options.token } : {}),
+            ...(options.httpLimits ? { limits: options.httpLimits } : {}),
+          })
+        : undefined;
+    this.tlsContext = options.tls
+      ? createSecureContext({ cert: options.tls.cert, key: options.tls.key })
+      : undefined;
+    // A plain TCP server even for TLS: admission must come before the (costly) TLS handshake.
+    this.server = createServer((socket) => this.accept(socket));
   }
 
   static async start(options: ServerOptions): Promise<XferServer> {
@@ -70,8 +105,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     return { host: a.address, port: a.port };
   }
 
-  log(entry: ServerLog): void {
-    this.emit('log', entry);
+  log(entry: ServerLog, repeats?: string): void {
+    if (repeats) this.repeats.log(repeats, entry);
+    else this.emit('log', entry);
   }
 
   claimFileSlot(key: string): boolean {
@@ -87,21 +123,15 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     else this.fileSlots.set(key, used);
   }
 
-  authFailed(ip: string): void {
-    const now = Date.now();
-    const recent = (this.authFailures.get(ip) ?? []).filter((t) => now - t < 60_000);
-    recent.push(now);
-    this.authFailures.set(ip, recent);
-    this.log({ level: 'warn', message: `authentication failed from ${ip}` });
-  }
-
   /**
    * Stops accepting, lets ranges in flight finish for up to the grace period,
    * then cuts what is left. Resolves when every connection is closed.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.admission.close({ code: 'ERR_XFER_SHUTDOWN', message: 'The server is shutting down.' });
       this.catalog.stop();
+      this.http?.drain();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const conn of this.connections) conn.drain();
       const grace = setTimeout(() => {
@@ -109,6 +139,8 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       }, this.limits.shutdownGraceMs);
       await closed;
       clearTimeout(grace);
+      this.http?.stop();
+      this.repeats.flush();
     })();
     return this.closing;
   }
@@ -119,16 +151,17 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       this.textList
         .write(this.catalog.entries())
         .catch((err: Error) =>
-          this.log({ level: 'error', message: `Could not write text.txt: ${err.message}` }),
+          this.log({ level: 'error', message: `Could not write text.txt: ${err.message}` }, 'text-list'),
         );
     this.catalog.on('change', () => {
       void publish();
       this.emit('catalog', this.catalog.size);
     });
     this.catalog.on('warning', (message) => this.log({ level: 'warn', message }));
+    this.catalog.on('scan-failed', (message) => this.log({ level: 'warn', message }, 'scan-failed'));
     await this.catalog.rescan();
     await publish();
-    this.catalog.watch(this.options.rescanIntervalMs ?? 2_000);
+    this.catalog.watch(this.options.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port ?? DEFAULT_PORT, this.options.host ?? '0.0.0.0', () => {
@@ -136,51 +169,95 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
         resolve();
       });
     });
-    this.server.on('error', (err) => this.log({ level: 'error', message: `Server error: ${err.message}` }));
+    const configured = this.options.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections;
+    if (this.limits.maxConnections < configured) {
+      // On the next turn, once start() has resolved and its caller listens to 'log'.
+      setImmediate(() =>
+        this.log({
+          level: 'info',
+          message: `At most ${this.limits.maxConnections} connections: the process may open only ${openFileLimit()} files.`,
+        }),
+      );
+    }
+    // Out of descriptors (EMFILE/ENFILE), libuv accepts and closes the waiting
+    // connections itself and accepting resumes when descriptors free up; what
+    // does reach this handler is reported, without a line per connection.
+    this.server.on('error', (err) =>
+      this.log({ level: 'error', message: `Server error: ${err.message}` }, 'server-error'),
+    );
   }
 
+  /** Every accepted socket: admission first, before a byte is read or a TLS handshake is started. */
   private accept(socket: Socket): void {
-    const ip = socket.remoteAddress ?? '';
-    const refusal = this.refusalFor(ip);
-    if (refusal) {
-      this.log({ level: 'warn', message: `refused ${ip}: ${refusal.message}` });
-      socket.on('error', () => undefined);
-      socket.end(Buffer.concat([encodePreamble(0), encode({ type: 'error', requestId: 0, ...refusal })]));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    const conn = new ServerConnection(socket, this);
-    this.connections.add(conn);
-    socket.on('close', () => {
-      this.connections.delete(conn);
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, left);
-    });
+    // The connection object exists only once admitted; until then taking the place back is a destroy.
+    let dismiss: Dismiss = () => socket.destroy();
+    const admitted = this.admission.admit(socket.remoteAddress, (refusal) => dismiss(refusal));
+    if (!admitted.ok) return this.refuse(socket, admitted.refusal);
+    const { ticket } = admitted;
+    socket.on('close', () => ticket.release());
+    const conn = this.startConnection(this.tlsContext ? this.wrapTls(socket) : socket, ticket);
+    dismiss = (refusal) => conn.dismiss(refusal);
   }
 
-  private refusalFor(ip: string): { code: XferErrorCode; message: string } | undefined {
-    if (this.closing) return { code: 'ERR_XFER_SHUTDOWN', message: 'The server is shutting down.' };
-    if (this.connections.size >= this.limits.maxConnections) {
-      return {
-        code: 'ERR_XFER_LIMIT',
-        message: `The server is at its limit of ${this.limits.maxConnections} connections.`,
-      };
+  /**
+   * Where an admitted socket starts to be served: the xfer protocol, or the
+   * HTTP face when its first bytes are an HTTP method. Until they arrive it
+   * just closes at shutdown or when dismissed.
+   */
+  private startConnection(socket: Socket, ticket: Ticket): LiveConnection {
+    const cut = () => socket.destroy();
+    const live: LiveConnection = { drain: cut, destroy: cut, dismiss: cut };
+    this.connections.add(live);
+    socket.on('close', () => this.connections.delete(live));
+    const http = this.http;
+    if (!http) {
+      this.speakXfer(socket, ticket, live);
+      return live;
     }
-    if ((this.perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) {
-      return {
-        code: 'ERR_XFER_LIMIT',
-        message: `Too many connections from ${ip} (limit ${this.limits.maxConnectionsPerIp}).`,
-      };
+    void sniffProtocol(socket, this.limits.handshakeTimeoutMs).then((protocol) => {
+      if (protocol === 'xfer') this.speakXfer(socket, ticket, live);
+      else if (protocol === 'http') {
+        live.drain = () => undefined; // the face closes its idle connections itself
+        http.accept(socket, ticket);
+      }
+    });
+    return live;
+  }
+
+  private speakXfer(socket: Socket, ticket: Ticket, live: LiveConnection): void {
+    const conn = new ServerConnection(socket, this, ticket);
+    live.drain = () => conn.drain();
+    live.dismiss = (refusal) => conn.dismiss(refusal);
+    socket.resume(); // sniffing left it paused, its first bytes put back
+  }
+
+  private wrapTls(socket: Socket): TLSSocket {
+    const secure = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: this.tlsContext!,
+      ...(this.http ? { ALPNProtocols: ['http/1.1'] } : {}),
+    });
+    secure.on('error', (err: Error) =>
+      this.log({ level: 'debug', message: `TLS with ${socket.remoteAddress ?? '?'} failed: ${err.message}` }),
+    );
+    return secure;
+  }
+
+  /**
+   * A refused connection costs one small write at most and is gone at once:
+   * no timer, no waiting for the peer, so a storm of reconnects cannot pile
+   * up descriptors. Over TLS nothing is written (a TLS peer could not read
+   * plaintext, and a handshake is exactly the cost being refused).
+   */
+  private refuse(socket: Socket, refusal: Refusal): void {
+    this.log(
+      { level: 'warn', message: `refused ${socket.remoteAddress ?? '?'}: ${refusal.message}` },
+      `refused-${refusal.code}`,
+    );
+    socket.on('error', () => undefined);
+    if (!this.tlsContext) {
+      socket.write(Buffer.concat([encodePreamble(0), encode({ type: 'error', requestId: 0, ...refusal })]));
     }
-    const failures = (this.authFailures.get(ip) ?? []).filter((t) => Date.now() - t < 60_000);
-    if (failures.length >= this.limits.authFailuresPerMinute) {
-      return {
-        code: 'ERR_XFER_AUTH',
-        message: 'Too many failed authentications from this address; wait a minute.',
-      };
-    }
-    return undefined;
+    socket.destroy();
   }
 }

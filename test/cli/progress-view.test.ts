@@ -59,7 +59,7 @@ describe('progress rendering', () => {
 
   test('the done line names the file, size, time, speed and the start of the SHA-256', () => {
     const line = renderDoneLine(
-      { file: 'a.bin', size: 10 * MiB, seconds: 2, sha256: 'ab'.repeat(32) },
+      { file: 'a.bin', size: 10 * MiB, seconds: 2, sha256: 'ab'.repeat(32), bytesPerSecond: 5 * MiB },
       { width: 100, color: false },
     );
     assert.equal(line, '✓ a.bin  10 MB in 2.0s (5 MB/s)  verified sha256 abababababab');
