@@ -84,6 +84,7 @@ export class Reporter {
           `${printableName(event.file)}: part ${event.part} ${event.message} [${event.code}]; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)}s`,
         );
         break;
+      case 'source':
       case 'unknown':
       case 'resume':
       case 'restart':
