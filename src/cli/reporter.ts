@@ -85,6 +85,9 @@ export class Reporter {
         );
         break;
       case 'source':
+        // The reason may quote a peer's words: escaped again so it can never steer the terminal.
+        this.message(printableName(event.message));
+        break;
       case 'unknown':
       case 'resume':
       case 'restart':

@@ -69,7 +69,14 @@ export class MirrorSet {
         `Mirror ${label} left out for "${name}": it has another version (${identity.size} bytes, SHA-256 ${identity.sha256.toString('hex').slice(0, 12)}…).`,
       );
     }
-    const mine: RemoteFile = { ...file, identity };
-    return new XferSource(pool, mine, firstSlot, async () => stat);
+    if (stat.pieceSize !== file.pieceSize) {
+      return leaveOut(
+        'ERR_XFER_PROTOCOL',
+        `Mirror ${label} left out for "${name}": it cuts the file into pieces of another size (${stat.pieceSize} bytes).`,
+      );
+    }
+    // Same bytes, same pieces: its hashes judge the file as the primary's would (under the primary's identity).
+    const hashes = { ...stat, identity: file.identity };
+    return new XferSource(pool, { ...file, identity }, firstSlot, async () => hashes);
   }
 }
