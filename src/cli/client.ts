@@ -79,14 +79,19 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
   const server = first ?? (await askForHost(cli));
   const dir = resolve(values.dir);
   const mirrors = [...others, ...(values.mirror ?? [])];
-  return runTransfer(cli, server, { ...values, mirror: mirrors }, join(dir, 'data'), async (session, reporter) =>
-    watchInputList(session, {
-      dir,
-      intervalMs,
-      once: values.once,
-      signal: cli.interrupt.signal,
-      emit: reporter.handle,
-    }),
+  return runTransfer(
+    cli,
+    server,
+    { ...values, mirror: mirrors },
+    join(dir, 'data'),
+    async (session, reporter) =>
+      watchInputList(session, {
+        dir,
+        intervalMs,
+        once: values.once,
+        signal: cli.interrupt.signal,
+        emit: reporter.handle,
+      }),
   );
 }
 

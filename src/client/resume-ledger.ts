@@ -182,7 +182,11 @@ export class ResumeLedger {
   }
 
   /** Hashes the given pieces on disk against the source's and forgets every one that does not match. */
-  private async dropNotMatching(fh: FileHandle, source: RangeSource, candidates: number[]): Promise<number[]> {
+  private async dropNotMatching(
+    fh: FileHandle,
+    source: RangeSource,
+    candidates: number[],
+  ): Promise<number[]> {
     const remote = await source.pieces();
     const mine = this.file.identity;
     if (

@@ -199,7 +199,14 @@ export class ClientSession {
       // a small file takes one round trip: its progress is reported once, at the end.
       if (event.type === 'start' && !whole) timer ??= setInterval(report, PROGRESS_INTERVAL_MS);
     };
-    const options = { sources: [source, ...mirrors], paths, file, policy: this.policy, signal: this.o.signal, emit };
+    const options = {
+      sources: [source, ...mirrors],
+      paths,
+      file,
+      policy: this.policy,
+      signal: this.o.signal,
+      emit,
+    };
     const job = whole ? new WholeFileDownload(options) : new FileDownload(options);
     try {
       const result = await job.run();

@@ -77,13 +77,10 @@ describe('one file from several xfer servers', () => {
     assert.deepEqual(await run.session.fetch('big'), { ok: true });
     assert.equal(sha256(await readFile(join(run.dataDir, 'big'))), sha256(content));
     const left = eventsOf(run.events, 'source');
-    assert.deepEqual(
-      left.map((e) => [e.status, e.code]).sort(),
-      [
-        ['left-out', 'ERR_XFER_CONNECT'],
-        ['left-out', 'ERR_XFER_NOT_FOUND'],
-      ],
-    );
+    assert.deepEqual(left.map((e) => [e.status, e.code]).sort(), [
+      ['left-out', 'ERR_XFER_CONNECT'],
+      ['left-out', 'ERR_XFER_NOT_FOUND'],
+    ]);
   });
 
   test('a mirror serving corrupt bytes is dropped, and the file is still right', async (t) => {
