@@ -77,6 +77,6 @@ export class MirrorSet {
     }
     // Same bytes, same pieces: its hashes judge the file as the primary's would (under the primary's identity).
     const hashes = { ...stat, identity: file.identity };
-    return new XferSource(pool, { ...file, identity }, firstSlot, async () => hashes);
+    return new XferSource(pool, { ...file, identity }, firstSlot, () => Promise.resolve(hashes));
   }
 }
