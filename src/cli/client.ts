@@ -10,6 +10,8 @@ import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
 import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
 import { Reporter } from './reporter.js';
+import { WEB_HELP, getUrls, isWebUrl, webOptions } from './web-get.js';
+import { WebSession } from '../client/http/web-session.js';
 
 const transferOptions = {
   ...remoteOptions,
@@ -36,7 +38,9 @@ More than one HOST: the first is the primary, the others mirrors (as --mirror).
 Shows the server's files, then downloads the names listed in DIR/input.txt
 (one per line; # comments and blank lines skipped) into DIR/data/, one file
 after another, each over up to ${MAX_CONNECTIONS_PER_FILE} connections, verified by size and SHA-256.
-Re-reads input.txt every few seconds until Ctrl+C. Without HOST it asks
+Lines starting with http:// or https:// are fetched from that web server, in
+their place in the list (see xfer get --help). Re-reads input.txt every few
+seconds until Ctrl+C. Without HOST it asks
 "HOST Name:" on a terminal (empty = 127.0.0.1).
 
 Options:
@@ -51,16 +55,24 @@ Example:
 `;
 
 export const GET_HELP = `Usage: xfer get SERVER NAME... [options]
+       xfer get URL... [options]
 
-Downloads the named files into DIR, verified by size and SHA-256.
+Downloads the named files into DIR, verified by size and SHA-256. URLs
+(http:// or https://) are fetched from any web server, over up to 4
+connections when it serves ranges, verified by the strongest hash available
+(--checksum, --checksums, Metalink, Repr-Digest, Digest) or else by size
+alone; the done line says which.
 
 Options:
   --out DIR           where the files go                          (default: .)
 ${TRANSFER_HELP}
+For URLs:
+${WEB_HELP}
   -h, --help          show this help
 
-Example:
+Examples:
   xfer get 127.0.0.1 movie.mkv notes.txt --out ./in
+  xfer get https://example.org/big.iso --checksum sha256=... --out ./in
 `;
 
 export async function client(argv: string[], cli: Cli): Promise<number> {
@@ -84,23 +96,42 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
     server,
     { ...values, mirror: mirrors },
     join(dir, 'data'),
-    async (session, reporter) =>
-      watchInputList(session, {
-        dir,
-        intervalMs,
-        once: values.once,
-        signal: cli.interrupt.signal,
-        emit: reporter.handle,
-      }),
+    async (session, reporter) => {
+      // URL lines of input.txt go to a web session, made on the first one.
+      let web: WebSession | undefined;
+      try {
+        return await watchInputList(session, {
+          dir,
+          intervalMs,
+          once: values.once,
+          signal: cli.interrupt.signal,
+          emit: reporter.handle,
+          fetchUrl: (url) => {
+            web ??= new WebSession({
+              dataDir: join(dir, 'data'),
+              ...transferSettings(values),
+              signal: cli.interrupt.signal,
+              emit: reporter.handle,
+            });
+            return web.fetch(url);
+          },
+        });
+      } finally {
+        await web?.close();
+      }
+    },
   );
 }
 
 export async function get(argv: string[], cli: Cli): Promise<number> {
   const { values, positionals } = parseCommand(
     argv,
-    { ...transferOptions, out: { type: 'string', default: '.' } },
+    { ...transferOptions, ...webOptions, out: { type: 'string', default: '.' } },
     'get',
   );
+  if (positionals[0] !== undefined && isWebUrl(positionals[0])) {
+    return getUrls(cli, positionals, values, { dataDir: resolve(values.out), ...transferSettings(values) });
+  }
   const [server, ...names] = positionals;
   if (server === undefined || names.length === 0)
     throw new UsageError('xfer get needs a SERVER and at least one NAME (see `xfer get --help`).');
@@ -131,13 +162,8 @@ type TransferValues = {
   json?: boolean | undefined;
 } & Parameters<typeof connectOptions>[1];
 
-async function runTransfer(
-  cli: Cli,
-  server: string,
-  values: TransferValues,
-  dataDir: string,
-  work: (session: ClientSession, reporter: Reporter) => Promise<number>,
-): Promise<number> {
+/** --connections, --retries and --stall-timeout, for xfer servers and web servers alike. */
+function transferSettings(values: TransferValues): { connections: number; policy: RetryPolicy } {
   const connections = intOption(
     values.connections,
     'connections',
@@ -157,6 +183,17 @@ async function runTransfer(
         DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000,
       ) * 1000,
   };
+  return { connections, policy };
+}
+
+async function runTransfer(
+  cli: Cli,
+  server: string,
+  values: TransferValues,
+  dataDir: string,
+  work: (session: ClientSession, reporter: Reporter) => Promise<number>,
+): Promise<number> {
+  const { connections, policy } = transferSettings(values);
   const reporter = Reporter.for(cli, values.json === true);
   const connect = await connectOptions(server, values);
   const mirrors = await mirrorOptions(values.mirror ?? [], values);

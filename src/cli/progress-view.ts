@@ -46,14 +46,30 @@ export function renderFileView(view: FileView, { width, color }: RenderOptions):
 
 /** The permanent line for a finished file. */
 export function renderDoneLine(
-  done: { file: string; size: number; seconds: number; sha256: string; bytesPerSecond: number },
+  done: {
+    file: string;
+    size: number;
+    seconds: number;
+    sha256: string;
+    bytesPerSecond: number;
+    /** A web file says what was checked; without it, the SHA-256 was (xfer servers always give one). */
+    verified?: string | undefined;
+  },
   { width, color }: RenderOptions,
 ): string {
   const rate = done.bytesPerSecond;
   const mark = color ? '\x1b[32m✓\x1b[0m' : '✓';
-  const tail = `  ${humanSize(done.size)} in ${humanDuration(done.seconds)} (${humanRate(rate)})  verified sha256 ${done.sha256.slice(0, 12)}`;
+  const tail = `  ${humanSize(done.size)} in ${humanDuration(done.seconds)} (${humanRate(rate)})  ${verifiedText(done)}`;
   const name = truncateMiddle(printableName(done.file), Math.max(8, width - 2 - textWidth(tail)));
   return `${mark} ${name}${tail}`;
+}
+
+/** Never claims a SHA-256 that was not checked: `verified: size only` says so plainly. */
+function verifiedText(done: { sha256: string; verified?: string | undefined }): string {
+  if (done.verified === undefined) return `verified sha256 ${done.sha256.slice(0, 12)}`;
+  return done.verified.startsWith('sha256')
+    ? `verified: ${done.verified} ${done.sha256.slice(0, 12)}`
+    : `verified: ${done.verified}`;
 }
 
 /** A plain progress line for logs and pipes: no escape codes. */

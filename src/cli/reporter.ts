@@ -79,6 +79,9 @@ export class Reporter {
       case 'skip':
         this.message(`${printableName(event.file)}: ${event.reason}`);
         break;
+      case 'note':
+        this.message(`${printableName(event.file)}: ${event.message}`);
+        break;
       case 'retry':
         this.message(
           `${printableName(event.file)}: part ${event.part} ${event.message} [${event.code}]; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)}s`,

@@ -40,7 +40,8 @@ export type ClientEvent =
       size: number;
       /** `whole`: one request, verified in memory (small files); `ranges`: parts over up to 4 connections. */
       mode: 'whole' | 'ranges';
-      parts: { part: number; offset: number; length: number; source: string }[];
+      /** `source`: where the part's connection fetches from (absent for a web file streamed whole). */
+      parts: { part: number; offset: number; length: number; source?: string }[];
       resumedBytes: number;
     }
   | {
@@ -87,7 +88,10 @@ export type ClientEvent =
       bytesTransferred: number;
       /** This run's bytes (the file less what was resumed) per second. */
       bytesPerSecond: number;
+      /** What the bytes were checked against (web files): e.g. `sha256 (Repr-Digest)`, or `size only`. */
+      verified?: string;
     }
+  | { type: 'note'; file: string; message: string }
   | { type: 'error'; file?: string; code: string; message: string };
 
 export type EmitEvent = (event: ClientEvent) => void;
