@@ -6,7 +6,7 @@
  *   npm run bench                 # the full run (about 8 minutes on 2 cores)
  *   npm run bench -- --quick      # smaller files, for a first look
  *   npm run bench -- --out FILE   # where the JSON goes (default: bench-results.json)
- *   npm run bench -- --only small,clients   # some workloads: big, small, clients, limited, http
+ *   npm run bench -- --only small,clients   # some workloads: big, small, clients, limited, http, mirrors
  *
  * The workloads are in bench/workloads/ (one module each, listed in its
  * index.ts); this runner makes the data, starts the servers, runs the chosen

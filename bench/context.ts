@@ -23,6 +23,9 @@ export function sizesFor(quick: boolean) {
     clientFile: quick ? 32 * MiB : 64 * MiB,
     limited: quick ? 128 * MiB : 1024 * MiB,
     linkRate: 25 * MiB,
+    /** One file from several sources, each source's uplink capped at `mirrorRate` for all its connections. */
+    mirrors: quick ? 128 * MiB : 512 * MiB,
+    mirrorRate: 50 * MiB,
     runs: 3,
   };
 }

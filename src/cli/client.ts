@@ -18,15 +18,23 @@ const transferOptions = {
   connections: { type: 'string' },
   retries: { type: 'string' },
   'stall-timeout': { type: 'string' },
+  mirror: { type: 'string', multiple: true },
 } as const;
+
+/** Sources for one file at most (the primary and its mirrors): each adds up to 4 connections. */
+const MAX_SOURCES = 8;
 
 const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to ${MAX_CONNECTIONS_PER_FILE}        (default: ${MAX_CONNECTIONS_PER_FILE})
   --retries N         retries without useful progress (${DEFAULT_RETRY_POLICY.minProgressBytes / 1024 / 1024} MiB) before giving up (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
   --stall-timeout S   seconds with no data, or under ${DEFAULT_RETRY_POLICY.minBytesPerSecond / 1024} KiB/s, before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
+  --mirror HOST[:PORT]  another xfer server with the same files (repeatable, up to ${MAX_SOURCES - 1}):
+                      large files come from every server whose copy has the same
+                      size and SHA-256, each over up to --connections connections
 ${REMOTE_HELP}`;
 
-export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]] [options]
+export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]...] [options]
 
+More than one HOST: the first is the primary, the others mirrors (as --mirror).
 Shows the server's files, then downloads the names listed in DIR/input.txt
 (one per line; # comments and blank lines skipped) into DIR/data/, one file
 after another, each over up to ${MAX_CONNECTIONS_PER_FILE} connections, verified by size and SHA-256.
@@ -78,35 +86,41 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
     },
     'client',
   );
-  if (positionals.length > 1)
-    throw new UsageError('xfer client takes at most one HOST[:PORT] (see `xfer client --help`).');
   const intervalMs = numberOption(values.interval, 'interval', 0.1, 86_400, 5) * 1000;
-  const server = positionals[0] ?? (await askForHost(cli));
+  const [first, ...others] = positionals;
+  const server = first ?? (await askForHost(cli));
   const dir = resolve(values.dir);
-  return runTransfer(cli, server, values, join(dir, 'data'), async (session, reporter) => {
-    // URL lines of input.txt go to a web session, made on the first one.
-    let web: WebSession | undefined;
-    try {
-      return await watchInputList(session, {
-        dir,
-        intervalMs,
-        once: values.once,
-        signal: cli.interrupt.signal,
-        emit: reporter.handle,
-        fetchUrl: (url) => {
-          web ??= new WebSession({
-            dataDir: join(dir, 'data'),
-            ...transferSettings(values),
-            signal: cli.interrupt.signal,
-            emit: reporter.handle,
-          });
-          return web.fetch(url);
-        },
-      });
-    } finally {
-      await web?.close();
-    }
-  });
+  const mirrors = [...others, ...(values.mirror ?? [])];
+  return runTransfer(
+    cli,
+    server,
+    { ...values, mirror: mirrors },
+    join(dir, 'data'),
+    async (session, reporter) => {
+      // URL lines of input.txt go to a web session, made on the first one.
+      let web: WebSession | undefined;
+      try {
+        return await watchInputList(session, {
+          dir,
+          intervalMs,
+          once: values.once,
+          signal: cli.interrupt.signal,
+          emit: reporter.handle,
+          fetchUrl: (url) => {
+            web ??= new WebSession({
+              dataDir: join(dir, 'data'),
+              ...transferSettings(values),
+              signal: cli.interrupt.signal,
+              emit: reporter.handle,
+            });
+            return web.fetch(url);
+          },
+        });
+      } finally {
+        await web?.close();
+      }
+    },
+  );
 }
 
 export async function get(argv: string[], cli: Cli): Promise<number> {
@@ -141,6 +155,7 @@ export async function get(argv: string[], cli: Cli): Promise<number> {
 }
 
 type TransferValues = {
+  mirror?: string[] | undefined;
   connections?: string | undefined;
   retries?: string | undefined;
   'stall-timeout'?: string | undefined;
@@ -181,8 +196,10 @@ async function runTransfer(
   const { connections, policy } = transferSettings(values);
   const reporter = Reporter.for(cli, values.json === true);
   const connect = await connectOptions(server, values);
+  const mirrors = await mirrorOptions(values.mirror ?? [], values);
   const session = new ClientSession({
     connect,
+    mirrors,
     dataDir,
     connections,
     policy,
@@ -198,6 +215,20 @@ async function runTransfer(
     reporter.finish();
     session.close();
   }
+}
+
+/** Each mirror's connection options (the same token and TLS settings as the primary's). */
+async function mirrorOptions(mirrors: string[], values: TransferValues) {
+  if (mirrors.length > MAX_SOURCES - 1)
+    throw new UsageError(`At most ${MAX_SOURCES - 1} mirrors, not ${mirrors.length}.`);
+  for (const mirror of mirrors) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(mirror)) {
+      throw new UsageError(
+        `URL mirrors are not supported yet: "${printableName(mirror)}". A mirror is another xfer server, HOST[:PORT].`,
+      );
+    }
+  }
+  return Promise.all(mirrors.map((m) => connectOptions(m, values)));
 }
 
 /** The course project's prompt; only on a terminal (a script without an address gets a usage error). */

@@ -87,6 +87,10 @@ export class Reporter {
           `${printableName(event.file)}: part ${event.part} ${event.message} [${event.code}]; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)}s`,
         );
         break;
+      case 'source':
+        // The reason may quote a peer's words: escaped again so it can never steer the terminal.
+        this.message(printableName(event.message));
+        break;
       case 'unknown':
       case 'resume':
       case 'restart':

@@ -1,12 +1,19 @@
 import { rename } from 'node:fs/promises';
-import { InternalError, IntegrityError, UnsafePathError, toXferError, type XferError } from '../errors.js';
+import {
+  InternalError,
+  IntegrityError,
+  NoProgressError,
+  UnsafePathError,
+  toXferError,
+  type XferError,
+} from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, type FileIdentity } from '../protocol/index.js';
 import type { DownloadProgress, EmitEvent } from './events.js';
 import { PartFile } from './part-file.js';
 import { isSymlink, type DownloadPaths } from './paths.js';
 import { PrefixHasher } from './prefix-hasher.js';
-import { FetchRound } from './fetch-round.js';
+import { FetchRound, type SourceBook } from './fetch-round.js';
 import { connectionsFor, planRanges } from './range-plan.js';
 import { ResumeLedger } from './resume-ledger.js';
 import { abortError, type RetryPolicy } from './retry.js';
@@ -25,7 +32,11 @@ export interface RemoteFile {
 }
 
 export interface DownloadOptions {
-  /** Where the bytes come from: today one, later several sharing the work (docs/architecture.md). */
+  /**
+   * Where the bytes come from, all agreeing on the file's size and SHA-256: the
+   * first is the primary (its piece hashes judge the others' bytes); several
+   * share the work, and one that fails or serves bad bytes is dropped.
+   */
   sources: RangeSource[];
   /** Where the file lands (`DownloadFolder.paths`), already checked to lie inside data/. */
   paths: DownloadPaths;
@@ -69,10 +80,35 @@ export class FileDownload {
   private hasher: PrefixHasher | undefined;
   /** How many pieces from the start of the file are written without a gap. */
   private prefixPieces = 0;
+  private readonly book: SourceBook;
 
   constructor(options: DownloadOptions) {
     this.o = options;
     this.ledger = new ResumeLedger(options.file, options.paths, options.emit);
+    this.book = {
+      dropped: new Set(),
+      pieceOwners: new Map(),
+      bytes: new Map(),
+      drop: (source, error) => this.dropSource(source, error),
+    };
+  }
+
+  /** The sources not dropped, in order (the primary first while it lasts). */
+  private get liveSources(): RangeSource[] {
+    return this.o.sources.filter((s) => !this.book.dropped.has(s));
+  }
+
+  private dropSource(source: RangeSource, error: XferError): void {
+    if (this.book.dropped.has(source)) return;
+    this.book.dropped.add(source);
+    this.o.emit({
+      type: 'source',
+      file: this.name,
+      source: source.label,
+      status: 'dropped',
+      code: error.code,
+      message: `Source ${source.label} dropped for "${printableName(this.name)}": ${error.message}`,
+    });
   }
 
   get name(): string {
@@ -80,7 +116,8 @@ export class FileDownload {
   }
 
   private get hashSource(): RangeSource {
-    const source = this.o.sources.find((s) => s.capabilities.pieceHashes) ?? this.o.sources[0];
+    const live = this.liveSources;
+    const source = live.find((s) => s.capabilities.pieceHashes) ?? live[0];
     if (!source) throw new InternalError('A download needs at least one source.');
     return source;
   }
@@ -96,7 +133,13 @@ export class FileDownload {
       bytes: Math.min(size, this.resumedBytes + inParts),
       total: size,
       resumedBytes: this.resumedBytes,
-      parts: lanes.map((l) => ({ part: l.index, bytes: l.done, total: l.assigned + queued })),
+      parts: lanes.map((l) => ({
+        part: l.index,
+        bytes: l.done,
+        total: l.assigned + queued,
+        source: this.round?.sourceOf(l.index)?.label ?? '',
+      })),
+      sources: this.o.sources.map((s) => ({ source: s.label, bytes: this.book.bytes.get(s) ?? 0 })),
     };
   }
 
@@ -136,12 +179,13 @@ export class FileDownload {
           );
         }
         const bad = await this.ledger.dropDamaged(this.file.fh, this.hashSource);
+        this.blame(bad);
         this.resumedBytes = this.ledger.bytes();
         this.o.emit({
           type: 'repair',
           file: this.name,
-          pieces: bad,
-          message: `${bad} damaged piece${bad === 1 ? '' : 's'} of "${printableName(this.name)}" will be fetched again.`,
+          pieces: bad.length,
+          message: `${bad.length} damaged piece${bad.length === 1 ? '' : 's'} of "${printableName(this.name)}" will be fetched again.`,
         });
       }
       await this.finish();
@@ -156,6 +200,19 @@ export class FileDownload {
     }
   }
 
+  /**
+   * Drops each source that wrote a damaged piece, while another source is left
+   * to fetch it again: bytes that failed their hash are never trusted twice.
+   */
+  private blame(badPieces: number[]): void {
+    const culprits = new Set(badPieces.map((p) => this.book.pieceOwners.get(p)));
+    for (const source of culprits) {
+      if (!source || this.liveSources.length <= 1) continue;
+      const error = new IntegrityError(`it served bytes that failed their piece hash.`);
+      this.dropSource(source, error);
+    }
+  }
+
   /** Tells the hashing worker how far the file is written without a gap. */
   private advancePrefix(): void {
     if (!this.hasher) return;
@@ -164,11 +221,28 @@ export class FileDownload {
     this.hasher.advance(Math.min(this.prefixPieces * this.o.file.pieceSize, this.o.file.identity.size));
   }
 
-  /** Fetches every piece not on disk, over up to 4 connections spread across the sources. */
+  /**
+   * Fetches every piece not on disk; when a source is dropped mid-round and
+   * the others had already finished, what it left goes to another round.
+   */
   private async fetchMissing(first: boolean): Promise<void> {
+    for (let announce = first; ; announce = false) {
+      const dropped = this.book.dropped.size;
+      if (this.liveSources.length === 0) {
+        throw new NoProgressError(
+          `Every source of "${printableName(this.name)}" was dropped; it was not saved. Check the sources and run again.`,
+        );
+      }
+      await this.fetchRound(announce);
+      if (this.book.dropped.size === dropped || this.ledger.pieces.size >= this.ledger.pieces.count) return;
+    }
+  }
+
+  /** One round over up to 4 connections per source, spread across the live sources. */
+  private async fetchRound(first: boolean): Promise<void> {
     const { size } = this.o.file.identity;
     const { pieceSize } = this.o.file;
-    const ranged = this.o.sources.filter((s) => s.capabilities.ranges);
+    const ranged = this.liveSources.filter((s) => s.capabilities.ranges);
     // A source that cannot serve ranges sends the whole file, from its first byte, on one connection.
     const wholeOnly = ranged.length === 0;
     const channels = wholeOnly
@@ -181,10 +255,10 @@ export class FileDownload {
     const block = wholeOnly ? size : Math.max(pieceSize, BLOCK_BYTES - (BLOCK_BYTES % pieceSize));
     const blocks = ranges.flatMap((r) => splitIntoBlocks(r, block));
     const count = Math.min(connectionsFor(size, pieceSize, channels.length), blocks.length);
-    if (first) this.announce(blocks, count);
-    if (blocks.length === 0) return;
     const plan = { blocks, channels: channels.slice(0, count), wholeOnly };
-    this.round = new FetchRound(this.o, this.file, this.ledger, plan, () => this.advancePrefix());
+    if (first) this.announce(blocks, plan.channels);
+    if (blocks.length === 0) return;
+    this.round = new FetchRound(this.o, this.file, this.ledger, plan, this.book, () => this.advancePrefix());
     try {
       await this.round.run();
     } finally {
@@ -192,12 +266,14 @@ export class FileDownload {
     }
   }
 
-  private announce(blocks: { start: number; end: number }[], count: number): void {
+  private announce(blocks: { start: number; end: number }[], channels: { source: RangeSource }[]): void {
     const missing = blocks.reduce((n, b) => n + b.end - b.start, 0);
+    const count = channels.length;
     const parts = Array.from({ length: Math.max(1, count) }, (_, part) => ({
       part,
       offset: blocks[part]?.start ?? 0,
       length: Math.round(missing / Math.max(1, count)),
+      source: (channels[part]?.source ?? this.hashSource).label,
     }));
     const { size } = this.o.file.identity;
     this.o.emit({
@@ -215,7 +291,8 @@ export class FileDownload {
       bytes: this.resumedBytes,
       total: size,
       bytesPerSecond: 0,
-      parts: parts.map((p) => ({ part: p.part, bytes: 0, total: p.length })),
+      parts: parts.map((p) => ({ part: p.part, bytes: 0, total: p.length, source: p.source })),
+      sources: this.o.sources.map((s) => ({ source: s.label, bytes: 0, bytesPerSecond: 0 })),
     });
   }
 

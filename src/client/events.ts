@@ -8,6 +8,15 @@ export interface PartProgress {
   bytes: number;
   /** Bytes assigned to this part (grows when it takes over work from a slower part). */
   total: number;
+  /** The source this part's connection fetches from (its label, e.g. "[::1]:9876"; untrusted text). */
+  source: string;
+}
+
+/** What one source has delivered of a file (several sources: `xfer get --mirror`). */
+export interface SourceProgress {
+  source: string;
+  /** Bytes of the file this source wrote to disk. */
+  bytes: number;
 }
 
 /** Where a download stands: what the engine reports, and the session turns into `progress` events. */
@@ -18,6 +27,7 @@ export interface DownloadProgress {
   /** Bytes that were already on disk (verified) when this run's transfers began: not counted for speed. */
   resumedBytes: number;
   parts: PartProgress[];
+  sources: SourceProgress[];
 }
 
 export type ClientEvent =
@@ -30,7 +40,8 @@ export type ClientEvent =
       size: number;
       /** `whole`: one request, verified in memory (small files); `ranges`: parts over up to 4 connections. */
       mode: 'whole' | 'ranges';
-      parts: { part: number; offset: number; length: number }[];
+      /** `source`: where the part's connection fetches from (absent for a web file streamed whole). */
+      parts: { part: number; offset: number; length: number; source?: string }[];
       resumedBytes: number;
     }
   | {
@@ -40,6 +51,8 @@ export type ClientEvent =
       total: number;
       bytesPerSecond: number;
       parts: PartProgress[];
+      /** Per source: bytes written and its current speed. */
+      sources: (SourceProgress & { bytesPerSecond: number })[];
     }
   | { type: 'resume'; file: string; verifiedBytes: number; message: string }
   | { type: 'restart'; file: string; message: string }
@@ -53,6 +66,19 @@ export type ClientEvent =
       message: string;
     }
   | { type: 'repair'; file: string; pieces: number; message: string }
+  | {
+      /**
+       * A source is not used for the file: `left-out` before the download (it lacks the
+       * file, has another version, or cannot be reached), `dropped` during it (it served
+       * bytes that failed their piece hash, or failed past its retry budget).
+       */
+      type: 'source';
+      file: string;
+      source: string;
+      status: 'left-out' | 'dropped';
+      code: string;
+      message: string;
+    }
   | {
       type: 'done';
       file: string;

@@ -19,6 +19,18 @@ export interface RoundPlan {
   wholeOnly: boolean;
 }
 
+/**
+ * What a FileDownload keeps about its sources across rounds: which were
+ * dropped, which source wrote each piece (to blame one whose piece fails its
+ * hash) and how many bytes each wrote.
+ */
+export interface SourceBook {
+  dropped: Set<RangeSource>;
+  pieceOwners: Map<number, RangeSource>;
+  bytes: Map<RangeSource, number>;
+  drop(source: RangeSource, error: XferError): void;
+}
+
 /** What the engine knows of a lane beyond its work: where its bytes come from and how its attempts go. */
 interface LaneState {
   lane: Lane;
@@ -56,6 +68,7 @@ export class FetchRound {
     private readonly file: PartFile,
     private readonly ledger: ResumeLedger,
     private readonly plan: RoundPlan,
+    private readonly book: SourceBook,
     /** Called after each write (the prefix hasher follows the written prefix). */
     private readonly onWritten: () => void,
   ) {
@@ -75,6 +88,11 @@ export class FetchRound {
 
   get name(): string {
     return this.o.file.name;
+  }
+
+  /** The source lane `index` fetches from. */
+  sourceOf(index: number): RangeSource | undefined {
+    return this.lanes[index]?.source;
   }
 
   async run(): Promise<void> {
@@ -108,6 +126,19 @@ export class FetchRound {
     }
   }
 
+  /** Whether a source other than `source` is still in use for this file. */
+  private othersLive(source: RangeSource): boolean {
+    return this.lanes.some((o) => o.source !== source && !this.book.dropped.has(o.source));
+  }
+
+  /** Stops every lane of `source`: late bytes from it are ignored, its parts go back to the queue. */
+  private dropSource(source: RangeSource, error: XferError): void {
+    if (this.book.dropped.has(source)) return;
+    this.book.drop(source, error);
+    for (const o of this.lanes) if (o.source === source) o.reason ??= error;
+    source.dropAll();
+  }
+
   private dropAll(): void {
     for (const source of this.o.sources) source.dropAll();
   }
@@ -115,6 +146,10 @@ export class FetchRound {
   private async work(l: LaneState): Promise<void> {
     const { scheduler } = this;
     while (!this.failure && !this.o.signal.aborted) {
+      if (this.book.dropped.has(l.source)) {
+        scheduler.release(l.lane);
+        return;
+      }
       const part = scheduler.work(l.lane, Date.now());
       if (!part) {
         this.watch.idle(l.lane.index);
@@ -130,6 +165,7 @@ export class FetchRound {
         l.reason = undefined;
         this.watch.idle(l.lane.index);
         if (this.o.signal.aborted || this.failure) return;
+        if (this.book.dropped.has(l.source)) continue;
         if (l.cancelled) {
           l.cancelled = false;
           continue;
@@ -142,9 +178,14 @@ export class FetchRound {
         try {
           l.attempt = await retryOrGiveUp(this.o, l.lane.index, failure);
         } catch (err) {
-          this.failure ??= toXferError(err);
-          this.dropAll();
-          throw this.failure;
+          const given = toXferError(err);
+          if (given.code === 'ERR_XFER_ABORTED' || !this.othersLive(l.source)) {
+            this.failure ??= given;
+            this.dropAll();
+            throw this.failure;
+          }
+          // Another source can carry the rest: this one is dropped for the rest of the file.
+          this.dropSource(l.source, given);
         }
       }
     }
@@ -186,13 +227,14 @@ export class FetchRound {
    */
   private onChunk(l: LaneState, part: Part, chunk: Buffer, position: number): void {
     const { scheduler } = this;
-    if (l.reason) return;
+    if (l.reason || this.book.dropped.has(l.source)) return;
     try {
       const keep = scheduler.received(l.lane, part, position, chunk.length);
       this.bytesTransferred += chunk.length;
       l.attemptBytes += chunk.length;
       if (keep > 0) {
         this.file.writeSync(keep < chunk.length ? chunk.subarray(0, keep) : chunk, position);
+        this.noteOwner(l.source, position, position + keep);
         const now = Date.now();
         scheduler.written(l.lane, part, position, position + keep);
         this.watch.received(l.lane.index, keep, now);
@@ -209,5 +251,12 @@ export class FetchRound {
       l.reason = toXferError(err);
       l.source.drop(l.slot);
     }
+  }
+
+  /** Records that `source` wrote [from, to): the pieces it touched are its to answer for. */
+  private noteOwner(source: RangeSource, from: number, to: number): void {
+    const ps = this.o.file.pieceSize;
+    for (let p = Math.floor(from / ps); p * ps < to; p++) this.book.pieceOwners.set(p, source);
+    this.book.bytes.set(source, (this.book.bytes.get(source) ?? 0) + (to - from));
   }
 }

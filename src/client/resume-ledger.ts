@@ -95,15 +95,14 @@ export class ResumeLedger {
   }
 
   /** After a whole-file mismatch: forgets every damaged piece (all of them without piece hashes) and returns how many. */
-  async dropDamaged(fh: FileHandle, source: RangeSource): Promise<number> {
+  async dropDamaged(fh: FileHandle, source: RangeSource): Promise<number[]> {
+    const all = Array.from({ length: this.pieces.count }, (_, p) => p);
     if (!source.capabilities.pieceHashes) {
-      const all = this.pieces.count;
       this.pieces.clear();
       return all;
     }
-    const all = Array.from({ length: this.pieces.count }, (_, p) => p);
     const bad = await this.dropNotMatching(fh, source, all);
-    if (bad === 0) {
+    if (bad.length === 0) {
       throw new IntegrityError(
         `The server's piece hashes for "${printableName(this.file.name)}" do not add up to its SHA-256; the file was not saved.`,
       );
@@ -184,7 +183,11 @@ export class ResumeLedger {
   }
 
   /** Hashes the given pieces on disk against the source's and forgets every one that does not match. */
-  private async dropNotMatching(fh: FileHandle, source: RangeSource, candidates: number[]): Promise<number> {
+  private async dropNotMatching(
+    fh: FileHandle,
+    source: RangeSource,
+    candidates: number[],
+  ): Promise<number[]> {
     const remote = await source.pieces();
     const mine = this.file.identity;
     if (
@@ -194,13 +197,13 @@ export class ResumeLedger {
     ) {
       throw new FileChangedError(`"${printableName(this.file.name)}" changed on the server.`);
     }
-    let dropped = 0;
+    const dropped: number[] = [];
     for (const p of candidates) {
       const { start, end } = pieceRange(p, mine.size, this.file.pieceSize);
       const expected = remote.hashes[p];
       if (expected && (await sha256Range(fh, start, end)).equals(expected)) continue;
       this.pieces.delete(p);
-      dropped++;
+      dropped.push(p);
     }
     return dropped;
   }

@@ -151,6 +151,23 @@ export class Scheduler {
   }
 
   /**
+   * The lane's source was dropped: what its part has not written goes back to
+   * the queue (from the piece its written bytes end in, so the piece is
+   * fetched whole elsewhere), in file order, and the lane takes no more work.
+   */
+  release(lane: Lane): void {
+    const part = lane.part;
+    lane.part = undefined;
+    if (!part) return;
+    const from = Math.max(part.start, Math.floor(part.written / this.pieceSize) * this.pieceSize);
+    lane.done -= part.written - from;
+    lane.assigned -= part.end - from;
+    if (part.end <= from) return;
+    const at = this.queue.findIndex((r) => r.start > from);
+    this.queue.splice(at < 0 ? this.queue.length : at, 0, { start: from, end: part.end });
+  }
+
+  /**
    * Work for an idle lane: first half of the largest range nobody has asked
    * for yet; failing that, the tail that a much slower lane still has in
    * flight, split so both should finish together.

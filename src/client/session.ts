@@ -17,16 +17,19 @@ import { DownloadFolder, type DownloadPaths } from './paths.js';
 import { SMALL_FILE_WINDOW } from './batch.js';
 import { ConnectionPool } from './pool.js';
 import { DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
-import { SpeedMeter } from './speed-meter.js';
+import { SourceSpeeds, SpeedMeter } from './speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from './whole-file.js';
+import { MirrorSet } from './mirrors.js';
 import { XferSource } from './xfer-source.js';
 
 export interface SessionOptions {
   connect: ConnectOptions;
   /** Where finished files go (`DIR/data` for `xfer client`, `--out` for `xfer get`). */
   dataDir: string;
-  /** Parallel connections per file: 1 to 4. */
+  /** Parallel connections per file and per source: 1 to 4. */
   connections: number;
+  /** Other xfer servers with the same files: each large file is fetched from all that agree at once. */
+  mirrors?: ConnectOptions[];
   policy?: RetryPolicy;
   signal: AbortSignal;
   emit: EmitEvent;
@@ -52,6 +55,7 @@ export class ClientSession {
   private readonly policy: RetryPolicy;
   private catalog = new Map<string, CatalogEntry>();
   private readonly folder: DownloadFolder;
+  private readonly mirrors: MirrorSet;
 
   constructor(private readonly o: SessionOptions) {
     if (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > MAX_CONNECTIONS_PER_FILE) {
@@ -62,6 +66,11 @@ export class ClientSession {
       o.connections,
     );
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
+    this.mirrors = new MirrorSet(
+      (o.mirrors ?? []).map((m) => ({ ...m, stallTimeoutMs: this.policy.stallTimeoutMs, signal: o.signal })),
+      o.connections,
+      o.emit,
+    );
     this.folder = new DownloadFolder(o.dataDir);
     // Every small file in flight may wait out a back-off on the signal at once, beside the pool's connections.
     setMaxListeners(Math.max(getMaxListeners(o.signal), SMALL_FILE_WINDOW + 16), o.signal);
@@ -74,6 +83,7 @@ export class ClientSession {
 
   close(): void {
     this.pool.shutdown();
+    this.mirrors.close();
   }
 
   /** Fetches the catalog (retrying while the server is away) and reports it. */
@@ -162,12 +172,22 @@ export class ClientSession {
     const started = Date.now();
     const source = new XferSource(this.pool, file, firstSlot, () => this.statRemote(file.name));
     const whole = file.identity.size <= WHOLE_FILE_MAX_BYTES;
+    // A small file is one round trip to the primary: asking the mirrors first would only slow it.
+    const mirrors = whole || this.mirrors.size === 0 ? [] : await this.mirrors.sourcesFor(file, firstSlot);
     const meter = new SpeedMeter();
+    const speeds = new SourceSpeeds();
     let timer: NodeJS.Timeout | undefined;
     const report = () => {
-      const { resumedBytes, ...p } = job.progress();
-      const bytesPerSecond = meter.sample(Date.now(), p.bytes - resumedBytes);
-      this.o.emit({ type: 'progress', file: file.name, ...p, bytesPerSecond });
+      const { resumedBytes, sources, ...p } = job.progress();
+      const now = Date.now();
+      const bytesPerSecond = meter.sample(now, p.bytes - resumedBytes);
+      this.o.emit({
+        type: 'progress',
+        file: file.name,
+        ...p,
+        bytesPerSecond,
+        sources: speeds.sample(now, sources),
+      });
     };
     const emit: EmitEvent = (event) => {
       this.o.emit(event);
@@ -175,7 +195,14 @@ export class ClientSession {
       // a small file takes one round trip: its progress is reported once, at the end.
       if (event.type === 'start' && !whole) timer ??= setInterval(report, PROGRESS_INTERVAL_MS);
     };
-    const options = { sources: [source], paths, file, policy: this.policy, signal: this.o.signal, emit };
+    const options = {
+      sources: [source, ...mirrors],
+      paths,
+      file,
+      policy: this.policy,
+      signal: this.o.signal,
+      emit,
+    };
     const job = whole ? new WholeFileDownload(options) : new FileDownload(options);
     try {
       const result = await job.run();

@@ -1,3 +1,5 @@
+import type { SourceProgress } from './events.js';
+
 /** Speed is measured over about this much recent time: steady enough to read, quick to follow a change. */
 export const SPEED_WINDOW_MS = 2000;
 
@@ -18,5 +20,17 @@ export class SpeedMeter {
       this.samples.shift();
     const first = this.samples[0] ?? { at: now, bytes };
     return now > first.at ? Math.round(((bytes - first.bytes) * 1000) / (now - first.at)) : 0;
+  }
+}
+
+/** Each source's recent speed, from the bytes it has written (sources in the same order every call). */
+export class SourceSpeeds {
+  private readonly meters: SpeedMeter[] = [];
+
+  sample(now: number, sources: SourceProgress[]): (SourceProgress & { bytesPerSecond: number })[] {
+    return sources.map((s, i) => {
+      const meter = (this.meters[i] ??= new SpeedMeter());
+      return { ...s, bytesPerSecond: meter.sample(now, s.bytes) };
+    });
   }
 }

@@ -39,8 +39,14 @@ export class WholeFileDownload {
       bytes: this.received,
       total,
       resumedBytes: 0,
-      parts: [{ part: 0, bytes: this.received, total }],
+      parts: [{ part: 0, bytes: this.received, total, source: this.label }],
+      sources: [{ source: this.label, bytes: this.received }],
     };
+  }
+
+  /** A small file is one request to its primary source. */
+  private get label(): string {
+    return this.o.sources[0]?.label ?? '';
   }
 
   async run(): Promise<DownloadResult> {
@@ -50,7 +56,7 @@ export class WholeFileDownload {
       file: name,
       size: identity.size,
       mode: 'whole',
-      parts: [{ part: 0, offset: 0, length: identity.size }],
+      parts: [{ part: 0, offset: 0, length: identity.size, source: this.label }],
       resumedBytes: 0,
     });
     for (let round = 0; ; round++) {

@@ -17,10 +17,10 @@ const view: FileView = {
   total: 1024 * MiB,
   bytesPerSecond: 512 * MiB,
   parts: [
-    { part: 0, bytes: 100 * MiB, total: 256 * MiB },
-    { part: 1, bytes: 64 * MiB, total: 256 * MiB },
-    { part: 2, bytes: 128 * MiB, total: 256 * MiB },
-    { part: 3, bytes: 8 * MiB, total: 256 * MiB },
+    { part: 0, bytes: 100 * MiB, total: 256 * MiB, source: '' },
+    { part: 1, bytes: 64 * MiB, total: 256 * MiB, source: '' },
+    { part: 2, bytes: 128 * MiB, total: 256 * MiB, source: '' },
+    { part: 3, bytes: 8 * MiB, total: 256 * MiB, source: '' },
   ],
 };
 

@@ -87,7 +87,7 @@ describe('ResumeLedger', () => {
     const { ledger, fh } = await setUp(t, content, [0, 1]);
     await ledger.load();
     assert.equal(await ledger.verifyClaimed(fh, hashSource(undefined)), 2 * PIECE);
-    assert.equal(await ledger.dropDamaged(fh, hashSource(undefined)), 4);
+    assert.deepEqual(await ledger.dropDamaged(fh, hashSource(undefined)), [0, 1, 2, 3]);
     assert.equal(ledger.pieces.size, 0);
   });
 

@@ -21,6 +21,10 @@ const MiB = 1024 * 1024;
 class Simulation {
   readonly scheduler: Scheduler;
   readonly written: ByteRange[] = [];
+  /** Lanes whose source was dropped: they take no more work. */
+  readonly dead = new Set<number>();
+  /** Bytes a dropped lane wrote in its last, unfinished piece: fetched again whole elsewhere. */
+  rewritable = 0;
   now = 0;
   private readonly inflight = new Map<number, { offset: number; length: number; got: number }[]>();
 
@@ -45,6 +49,7 @@ class Simulation {
 
   /** An idle lane (nothing in flight) takes its next work. */
   take(lane: Lane): Part | undefined {
+    if (this.dead.has(lane.index)) return undefined;
     if (this.requests(lane).length > 0) return lane.part;
     return this.scheduler.work(lane, this.now);
   }
@@ -80,8 +85,18 @@ class Simulation {
     if (lane.part) this.scheduler.retryFromReceived(lane.part);
   }
 
-  /** Every lane works to the end at the same pace. */
-  drain(): void {
+  /** The lane's source is dropped: its channel closes and its unwritten work goes back to the queue. */
+  drop(lane: Lane): void {
+    if (this.dead.has(lane.index)) return;
+    this.dead.add(lane.index);
+    this.requests(lane).length = 0;
+    const written = lane.part?.written ?? 0;
+    if (lane.part) this.rewritable += written - Math.max(lane.part.start, written - (written % MiB));
+    this.scheduler.release(lane);
+  }
+
+  /** Every live lane works to the end, lane i delivering `pace(i)` bytes per 10 ms tick. */
+  drain(pace: (index: number) => number = () => MiB): void {
     for (let round = 0; round < 10_000; round++) {
       let busy = false;
       for (const lane of this.scheduler.lanes) {
@@ -89,7 +104,7 @@ class Simulation {
         busy = true;
         this.request(lane);
         this.request(lane);
-        this.deliver(lane, MiB);
+        this.deliver(lane, pace(lane.index));
         this.scheduler.assertInvariants();
       }
       this.now += 10;
@@ -105,8 +120,8 @@ class Simulation {
     const total = this.written.reduce((n, r) => n + r.end - r.start, 0);
     assert.equal(
       total,
-      this.blocks.reduce((n, r) => n + r.end - r.start, 0),
-      'no byte written twice',
+      this.blocks.reduce((n, r) => n + r.end - r.start, 0) + this.rewritable,
+      "no byte written twice (but a dropped source's unfinished piece)",
     );
   }
 }
@@ -115,7 +130,8 @@ function mergeRanges(ranges: ByteRange[]): ByteRange[] {
   const out: ByteRange[] = [];
   for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
     const last = out.at(-1);
-    if (last && last.end === r.start) last.end = r.end;
+    // Overlaps merge too: a dropped source's last piece is written again (counted apart, as `rewritable`).
+    if (last && last.end >= r.start) last.end = Math.max(last.end, r.end);
     else out.push({ ...r });
   }
   return out;
@@ -304,7 +320,7 @@ describe('Scheduler', () => {
 
   test('property: any sequence of takes, requests, deliveries and failures covers every byte exactly once', () => {
     const op = fc.record({
-      kind: fc.constantFrom('take', 'request', 'deliver', 'fail', 'tick'),
+      kind: fc.constantFrom('take', 'request', 'deliver', 'fail', 'tick', 'drop'),
       lane: fc.nat(3),
       amount: fc.integer({ min: 1, max: 5 * MiB }),
     });
@@ -325,7 +341,10 @@ describe('Scheduler', () => {
             else if (o.kind === 'request') sim.request(lane);
             else if (o.kind === 'deliver') sim.deliver(lane, o.amount);
             else if (o.kind === 'fail') sim.fail(lane);
-            else sim.now += o.amount % 1000;
+            // A dropped source, while another lane lives to finish the work.
+            else if (o.kind === 'drop') {
+              if (sim.dead.size + 1 < sim.scheduler.lanes.length) sim.drop(lane);
+            } else sim.now += o.amount % 1000;
             sim.scheduler.assertInvariants();
           }
           sim.drain();
@@ -334,6 +353,68 @@ describe('Scheduler', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('Scheduler with several sources', () => {
+  /** Bytes written by lanes [from, to). */
+  const writtenBy = (sim: Simulation, from: number, to: number) =>
+    sim.scheduler.lanes.slice(from, to).reduce((n, l) => n + l.done, 0);
+
+  test('two sources, one 4x slower: blocks go to each in proportion to its speed', () => {
+    // Lanes 0-3 are source A's 4 connections, 4-7 source B's, at a quarter of A's pace.
+    const sim = new Simulation(splitIntoBlocks({ start: 0, end: 512 * MiB }, 8 * MiB), 8);
+    sim.drain((i) => (i < 4 ? MiB : MiB / 4));
+    sim.assertCoveredOnce();
+    const a = writtenBy(sim, 0, 4);
+    const b = writtenBy(sim, 4, 8);
+    assert.equal(a + b, 512 * MiB);
+    const ratio = a / b;
+    assert.ok(ratio > 3 && ratio < 5, `A wrote ${a}, B ${b}: ratio ${ratio}`);
+  });
+
+  test('a fast source takes over the tail of a much slower source (hedging across sources)', () => {
+    const sim = new Simulation(splitIntoBlocks({ start: 0, end: 64 * MiB }, 8 * MiB), 8);
+    // B (lanes 4-7) crawls at 1/16 of A's pace: without hedging A would idle while B finishes.
+    sim.drain((i) => (i < 4 ? MiB : MiB / 16));
+    sim.assertCoveredOnce();
+    // Alone, B's lanes would need 128 ticks for their 8 MiB blocks; A takes their tails over.
+    const ticks = sim.now / 10;
+    assert.ok(ticks < 64, `finished after ${ticks} ticks`);
+    assert.ok(writtenBy(sim, 0, 4) > 4 * writtenBy(sim, 4, 8), 'A carried the slow tails');
+  });
+
+  test('a source dropped mid-file: its ranges are re-queued to the other, every byte written once', () => {
+    const sim = new Simulation(splitIntoBlocks({ start: 0, end: 64 * MiB }, 8 * MiB), 4);
+    for (const lane of sim.scheduler.lanes) {
+      sim.take(lane);
+      sim.request(lane);
+      sim.request(lane);
+      sim.deliver(lane, 2 * MiB);
+    }
+    // Lanes 2 and 3 (source B) are dropped at a piece boundary: nothing is fetched twice.
+    sim.drop(sim.lane(2));
+    sim.drop(sim.lane(3));
+    assert.equal(sim.rewritable, 0);
+    assert.equal(sim.lane(2).part, undefined);
+    sim.drain();
+    sim.assertCoveredOnce();
+    assert.equal(writtenBy(sim, 0, 2), 64 * MiB - 4 * MiB);
+  });
+
+  test('a source dropped inside a piece: that piece is fetched again whole, not trusted in part', () => {
+    const sim = new Simulation([{ start: 0, end: 16 * MiB }], 2);
+    const [a, b] = [sim.lane(0), sim.lane(1)];
+    sim.take(a);
+    sim.take(b);
+    sim.request(b);
+    sim.deliver(b, 1.5 * MiB);
+    sim.drop(b);
+    assert.equal(sim.rewritable, 0.5 * MiB);
+    assert.equal(b.part, undefined);
+    assert.equal(sim.scheduler.queuedBytes, 7 * MiB, 'from the start of the unfinished piece to the end');
+    sim.drain();
+    sim.assertCoveredOnce();
   });
 });
 

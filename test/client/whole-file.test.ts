@@ -33,7 +33,9 @@ describe('small files (one request, verified in memory)', () => {
     assert.deepEqual(await bookkeeping(run.dataDir), []);
     assert.deepEqual(await downloaded(run.dataDir), ['edge', 'empty', 'sub', 'sub/mid.bin', 'tiny']);
     const mid = eventsOf(run.events, 'progress').filter((e) => e.file === 'sub/mid.bin');
-    assert.deepEqual(mid.at(-1)?.parts, [{ part: 0, bytes: 300 * KiB, total: 300 * KiB }]);
+    assert.deepEqual(mid.at(-1)?.parts, [
+      { part: 0, bytes: 300 * KiB, total: 300 * KiB, source: `127.0.0.1:${s.port}` },
+    ]);
     assert.equal(eventsOf(run.events, 'start').find((e) => e.file === 'edge')?.parts.length, 1);
   });
 

@@ -25,20 +25,27 @@ export class Relay {
   readonly toServer: Buffer[] = [];
   readonly toClient: Buffer[] = [];
   private readonly sockets = new Set<Socket>();
+  /** For `totalRateBytesPerSec`: when the bytes forwarded so far by all connections are paid for (no burst saved up). */
+  private sharedDue = 0;
 
   private constructor(
     private readonly server: Server,
     public faultsFor: (index: number) => ConnectionFaults,
     private readonly record: boolean,
+    private readonly totalRateBytesPerSec: number | undefined,
   ) {}
 
+  /**
+   * `totalRateBytesPerSec` caps all connections together (a server's uplink),
+   * on top of any per-connection `rateBytesPerSec`.
+   */
   static async start(
     targetPort: number,
     faultsFor: (index: number) => ConnectionFaults = () => ({}),
-    options: { record?: boolean } = {},
+    options: { record?: boolean; totalRateBytesPerSec?: number } = {},
   ): Promise<Relay> {
     const server = createServer();
-    const relay = new Relay(server, faultsFor, options.record ?? false);
+    const relay = new Relay(server, faultsFor, options.record ?? false, options.totalRateBytesPerSec);
     server.on('connection', (client) => relay.pipe(client, targetPort));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return relay;
@@ -109,8 +116,16 @@ export class Relay {
         upstream.pause();
         client.once('drain', () => upstream.resume());
       }
-      if (faults.rateBytesPerSec !== undefined) {
-        const due = started + (forwarded / faults.rateBytesPerSec) * 1000;
+      const perConnection =
+        faults.rateBytesPerSec === undefined ? 0 : started + (forwarded / faults.rateBytesPerSec) * 1000;
+      let shared = 0;
+      if (this.totalRateBytesPerSec !== undefined) {
+        this.sharedDue =
+          Math.max(this.sharedDue, Date.now()) + (out.length / this.totalRateBytesPerSec) * 1000;
+        shared = this.sharedDue;
+      }
+      if (perConnection > 0 || shared > 0) {
+        const due = Math.max(perConnection, shared);
         const wait = due - Date.now();
         if (wait > 0) {
           upstream.pause();

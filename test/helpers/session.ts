@@ -17,7 +17,13 @@ export interface SessionRun {
 export async function newSession(
   t: TestContext,
   port: number,
-  options: { connections?: number; policy?: Partial<RetryPolicy>; dataDir?: string } = {},
+  options: {
+    connections?: number;
+    policy?: Partial<RetryPolicy>;
+    dataDir?: string;
+    /** Ports of other xfer servers on 127.0.0.1 with the same files. */
+    mirrors?: number[];
+  } = {},
 ): Promise<SessionRun> {
   const dataDir = options.dataDir ?? join(await tempDir(t, 'xfer-client-'), 'data');
   const events: ClientEvent[] = [];
@@ -26,6 +32,7 @@ export async function newSession(
     connect: { host: '127.0.0.1', port, sessionId: randomBytes(16) },
     dataDir,
     connections: options.connections ?? 4,
+    mirrors: (options.mirrors ?? []).map((p) => ({ host: '127.0.0.1', port: p, sessionId: randomBytes(16) })),
     policy: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 20, maxDelayMs: 200, ...options.policy },
     signal: controller.signal,
     emit: (e) => events.push(e),

@@ -7,7 +7,7 @@ import type { EmitEvent } from '../events.js';
 import { DownloadFolder, type DownloadPaths } from '../paths.js';
 import { abortError, retrying, type RetryPolicy } from '../retry.js';
 import { MAX_RESTARTS, PROGRESS_INTERVAL_MS, type FetchOutcome } from '../session.js';
-import { SpeedMeter } from '../speed-meter.js';
+import { SourceSpeeds, SpeedMeter } from '../speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from '../whole-file.js';
 import { fileNameFor } from './file-name.js';
 import { HttpSource, type WebFile } from './http-source.js';
@@ -184,13 +184,16 @@ export class WebSession {
     const source = new HttpSource(this.client, web, file.identity, this.o.connections);
     const job = this.jobFor(source, file, paths);
     const meter = new SpeedMeter();
+    const speeds = new SourceSpeeds();
     const report = () => {
-      const { resumedBytes, ...progress } = job.progress();
+      const { resumedBytes, sources, ...progress } = job.progress();
+      const now = Date.now();
       this.o.emit({
         type: 'progress',
         file: name,
         ...progress,
-        bytesPerSecond: meter.sample(Date.now(), progress.bytes - resumedBytes),
+        bytesPerSecond: meter.sample(now, progress.bytes - resumedBytes),
+        sources: speeds.sample(now, sources),
       });
     };
     const timer = setInterval(report, PROGRESS_INTERVAL_MS);

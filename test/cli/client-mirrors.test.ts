@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import type { ClientEvent } from '../../src/client/events.js';
+import { runCli } from '../helpers/cli.js';
+import { Relay } from '../helpers/relay.js';
+import { startServer } from '../helpers/server.js';
+import { eventsOf } from '../helpers/session.js';
+import { patternBytes, sha256, tempDir } from '../helpers/tmp.js';
+
+const MiB = 1024 * 1024;
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Two servers holding the same file, each behind a pacing relay so both are needed. */
+async function twoServers(t: TestContext, content: Buffer) {
+  const a = await startServer(t, { big: content });
+  const b = await startServer(t, { big: content });
+  const ra = await Relay.start(a.port, () => ({ rateBytesPerSec: 24 * MiB }));
+  const rb = await Relay.start(b.port, () => ({ rateBytesPerSec: 24 * MiB }));
+  t.after(() => Promise.all([ra.close(), rb.close()]));
+  return { ra, rb };
+}
+
+describe('xfer get --mirror and xfer client hostA hostB', () => {
+  test("get --mirror fetches from both; --json names each part's source and the mirror left out", async (t) => {
+    const content = patternBytes(24 * MiB + 3, 31);
+    const { ra, rb } = await twoServers(t, content);
+    const dead = await deadPort();
+    const out = await tempDir(t);
+    const r = await runCli([
+      'get',
+      `127.0.0.1:${ra.port}`,
+      'big',
+      '--mirror',
+      `127.0.0.1:${rb.port}`,
+      '--mirror',
+      `127.0.0.1:${dead}`,
+      '--out',
+      out,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(out, 'big'))), sha256(content));
+    assert.ok(ra.bytesToClient > MiB && rb.bytesToClient > MiB, `${ra.bytesToClient} / ${rb.bytesToClient}`);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ClientEvent);
+    const left = eventsOf(events, 'source');
+    assert.equal(left.length, 1);
+    assert.equal(left[0]?.source, `127.0.0.1:${dead}`);
+    assert.equal(left[0]?.status, 'left-out');
+    assert.equal(left[0]?.code, 'ERR_XFER_CONNECT');
+    const start = eventsOf(events, 'start')[0];
+    assert.deepEqual(
+      [...new Set(start?.parts.map((p) => p.source))].sort(),
+      [`127.0.0.1:${ra.port}`, `127.0.0.1:${rb.port}`].sort(),
+    );
+    const last = eventsOf(events, 'progress').at(-1);
+    assert.equal(
+      last?.sources.reduce((n, s) => n + s.bytes, 0),
+      content.length,
+      'the sources wrote the file between them',
+    );
+  });
+
+  test('xfer client with two hosts fetches from both; a human gets a line naming a left-out mirror', async (t) => {
+    const content = patternBytes(24 * MiB, 32);
+    const { ra, rb } = await twoServers(t, content);
+    const other = await startServer(t, { big: patternBytes(24 * MiB, 33) });
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'input.txt'), 'big\n');
+    const r = await runCli([
+      'client',
+      `127.0.0.1:${ra.port}`,
+      `127.0.0.1:${rb.port}`,
+      `127.0.0.1:${other.port}`,
+      '--dir',
+      dir,
+      '--once',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(dir, 'data', 'big'))), sha256(content));
+    assert.ok(ra.bytesToClient > MiB && rb.bytesToClient > MiB, `${ra.bytesToClient} / ${rb.bytesToClient}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`Mirror 127\\.0\\.0\\.1:${other.port} left out for "big": it has another version`),
+    );
+  });
+
+  test('a URL mirror is a usage error that says so (not supported yet)', async () => {
+    const r = await runCli(['get', '127.0.0.1:1', 'big', '--mirror', 'http://127.0.0.1:1/big']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /URL mirrors are not supported yet/);
+  });
+});
