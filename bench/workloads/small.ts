@@ -1,4 +1,4 @@
-/** Many small files: `xfer client --once` over input.txt against `aria2c -i` from nginx. */
+/** Many small files: `xfer client --once` over input.txt (names from xfer, URLs from nginx) against `aria2c -i` from nginx. */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import { watch } from '../proc.js';
 import { CLI } from '../servers.js';
 import type { Workload } from './workload.js';
 
+/** The same files from nginx: input.txt lists their URLs. */
+const WEB_ROW = 'xfer client --once, URLs from nginx';
 const label = (sizes: Sizes) => `${sizes.smallCount} files of ${sizes.smallSize / 1024} KiB`;
 const namesOf = (sizes: Sizes) =>
   Array.from({ length: sizes.smallCount }, (_, i) => `small/s${String(i).padStart(5, '0')}.bin`);
@@ -29,6 +31,16 @@ export const small: Workload = {
         },
       ],
     ];
+    if (nginx) {
+      tools.push([
+        WEB_ROW,
+        async () => {
+          const dir = await freshOut(ctx);
+          await writeFile(join(dir, 'input.txt'), `${names.map((n) => nginx.url(n)).join('\n')}\n`);
+          return watch(process.execPath, [CLI, 'client', ctx.xfer.addr, '--dir', dir, '--once']).done;
+        },
+      ]);
+    }
     if (peers.aria2c && nginx) {
       tools.push([
         'aria2c -i -j16',
@@ -49,6 +61,10 @@ export const small: Workload = {
     const w = label(sizes);
     return [
       ['aria2c / xfer, small files', medianOf(w, 'aria2c -i -j16') / medianOf(w, 'xfer client --once')],
+      [
+        'aria2c / xfer, small files from nginx, URLs in input.txt (target >= 2)',
+        medianOf(w, 'aria2c -i -j16') / medianOf(w, WEB_ROW),
+      ],
     ];
   },
 };

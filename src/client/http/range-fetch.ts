@@ -1,12 +1,13 @@
 import { BadRangeAnswerError, ConnectionClosedError } from '../../errors.js';
 import { checkPartialAnswer } from './content-range.js';
-import { listHeader } from './headers.js';
+import { listHeader, type ResponseHeaders } from './headers.js';
 import { fromHttpFailure, statusError } from './http-errors.js';
 import { BASE_HEADERS } from './probe.js';
 import type { RateLimit } from './rate-limit.js';
 import { checkSameVersion, ifRangeOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
-import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
+import { webGet } from './web-dispatch.js';
+import { discardBody, type WebAnswer, type WebTarget } from './web-request.js';
 
 /** Receives each chunk at its offset in the file; the chunk may be reused after the call returns. */
 export type ChunkSink = (chunk: Buffer, position: number) => void;
@@ -38,27 +39,52 @@ export async function fetchRange(client: WebClient, r: RangeRequest): Promise<vo
   };
   const ifRange = ifRangeOf(r.validator);
   if (ifRange !== undefined) headers['if-range'] = ifRange;
-  const answer = await webRequest(client, r.target, { method: 'GET', headers, signal: r.signal });
-  try {
-    if (answer.status === 206 || answer.status === 200 || answer.status === 416) {
-      checkSameVersion(r.validator, answer.headers, answer.status, r.name);
-    }
-    if (answer.status === 200) {
-      throw new BadRangeAnswerError(
-        `${shownUrl(answer.url)} ignored a range request and sent the whole file (200).`,
-        { rangesIgnored: true },
-      );
-    }
-    if (answer.status !== 206) throw statusError(answer.status, answer.headers, shownUrl(answer.url));
-    checkPartialAnswer(answer.headers, { offset: r.offset, length: r.length, size: r.validator.size });
-    if ((listHeader(answer.headers, 'content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity') {
-      throw new BadRangeAnswerError(`${shownUrl(answer.url)} sent an encoded range; refused.`);
-    }
-  } catch (err) {
-    discardBody(answer);
-    throw err;
+  const limit = client.rateLimit;
+  let received = 0;
+  await webGet(
+    client,
+    r.target,
+    { headers, signal: r.signal },
+    {
+      onAnswer: (status, answerHeaders, url) => checkRangeAnswer(r, status, answerHeaders, url),
+      onBody: (chunk) => {
+        if (received + chunk.length > r.length) {
+          if (received < r.length) r.onChunk(chunk.subarray(0, r.length - received), r.offset + received);
+          received = r.length;
+          throw new BadRangeAnswerError(
+            `${shownUrl(r.target.url)} sent more bytes than it promised; the excess was refused.`,
+          );
+        }
+        r.onChunk(chunk, r.offset + received);
+        received += chunk.length;
+        return limit ? limit.charge(chunk.length) : 0;
+      },
+      onEnd: (url) => {
+        if (received < r.length) {
+          throw new ConnectionClosedError(
+            `${shownUrl(url)} ended the answer after ${received} of ${r.length} bytes.`,
+          );
+        }
+      },
+    },
+  );
+}
+
+/** A range answer is used only if it is a 206 of the same version with exactly the range asked for, unencoded. */
+function checkRangeAnswer(r: RangeRequest, status: number, headers: ResponseHeaders, url: URL): void {
+  if (status === 206 || status === 200 || status === 416) {
+    checkSameVersion(r.validator, headers, status, r.name);
   }
-  await readBody(answer, r.offset, r.length, r.onChunk, { limit: client.rateLimit, signal: r.signal });
+  if (status === 200) {
+    throw new BadRangeAnswerError(`${shownUrl(url)} ignored a range request and sent the whole file (200).`, {
+      rangesIgnored: true,
+    });
+  }
+  if (status !== 206) throw statusError(status, headers, shownUrl(url));
+  checkPartialAnswer(headers, { offset: r.offset, length: r.length, size: r.validator.size });
+  if ((listHeader(headers, 'content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity') {
+    throw new BadRangeAnswerError(`${shownUrl(url)} sent an encoded range; refused.`);
+  }
 }
 
 /**

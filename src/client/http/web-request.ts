@@ -36,14 +36,7 @@ export async function webRequest(
 ): Promise<WebAnswer> {
   let url = target.url;
   for (let redirects = 0; ; redirects++) {
-    const sameOrigin = url.origin === target.url.origin;
-    const headers: Record<string, string> = {};
-    for (const [name, value] of client.headers) {
-      const private_ = /^(authorization|cookie|proxy-authorization)$/i.test(name);
-      if (sameOrigin || !private_) headers[name.toLowerCase()] = value;
-    }
-    if (sameOrigin && target.authorization !== undefined) headers['authorization'] = target.authorization;
-    Object.assign(headers, options.headers);
+    const headers = requestHeaders(client, target, url, options.headers);
     let answer: Dispatcher.ResponseData;
     try {
       answer = await request(url, {
@@ -57,18 +50,45 @@ export async function webRequest(
       throw fromHttpFailure(err, shownUrl(url));
     }
     const location = singleHeader(answer.headers, 'location');
-    if (!REDIRECT_STATUSES.has(answer.statusCode) || location === undefined) {
+    if (!isRedirect(answer.statusCode, location)) {
       return { status: answer.statusCode, headers: answer.headers, body: answer.body, url };
     }
     await answer.body.dump().catch(() => undefined);
-    if (redirects >= MAX_REDIRECTS) {
-      throw new RedirectError(`${shownUrl(target.url)} redirected more than ${MAX_REDIRECTS} times.`);
-    }
-    url = nextUrl(url, location);
+    url = nextUrl(url, location, redirects, target.url);
   }
 }
 
-function nextUrl(from: URL, location: string): URL {
+/** The headers of a request to `url`: the user's, Authorization and Cookie only to the target's origin, then `own`. */
+export function requestHeaders(
+  client: WebClient,
+  target: WebTarget,
+  url: URL,
+  own: Record<string, string>,
+): Record<string, string> {
+  const sameOrigin = url.origin === target.url.origin;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of client.headers) {
+    const private_ = /^(authorization|cookie|proxy-authorization)$/i.test(name);
+    if (sameOrigin || !private_) headers[name.toLowerCase()] = value;
+  }
+  if (sameOrigin && target.authorization !== undefined) headers['authorization'] = target.authorization;
+  return Object.assign(headers, own);
+}
+
+/** Whether an answer is a redirect to follow. */
+export function isRedirect(status: number, location: string | undefined): location is string {
+  return REDIRECT_STATUSES.has(status) && location !== undefined;
+}
+
+/** The next URL of a redirect chain, or a RedirectError (too many, malformed, another scheme, https→http). */
+export function nextUrl(from: URL, location: string, redirects: number, start: URL): URL {
+  if (redirects >= MAX_REDIRECTS) {
+    throw new RedirectError(`${shownUrl(start)} redirected more than ${MAX_REDIRECTS} times.`);
+  }
+  return followed(from, location);
+}
+
+function followed(from: URL, location: string): URL {
   let to: URL;
   try {
     to = new URL(location, from);
