@@ -1,9 +1,17 @@
 import { XferError, toXferError } from '../errors.js';
+import { forTerminal } from './escape.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
+/** 128 + SIGPIPE: what a shell reports for a C tool whose reader went away (`xfer ls | head -1`). */
+export const EXIT_CLOSED_PIPE = 141;
+export const EXIT_TERMINATED = 143;
+
+/** JSON escapes C0 controls itself; these it would leave raw, so a terminal showing the line could obey them. */
+const JSON_UNSAFE =
+  /[\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/gu;
 
 /**
  * What a command may touch of the outside world: human lines on stderr, data
@@ -12,6 +20,8 @@ export const EXIT_INTERRUPTED = 130;
 export class Cli {
   readonly interrupt = new AbortController();
   private interrupts = 0;
+  /** Set once a command knows it speaks NDJSON: its failures then go to stdout as `error` events too. */
+  jsonOutput = false;
 
   constructor(
     readonly stdout: NodeJS.WriteStream,
@@ -21,6 +31,11 @@ export class Cli {
 
   get interrupted(): boolean {
     return this.interrupt.signal.aborted;
+  }
+
+  /** The exit code for the signal that stopped the command: 130 for Ctrl+C, 143 for SIGTERM. */
+  get interruptExitCode(): number {
+    return this.interrupt.signal.reason === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
   }
 
   /** Human-readable line on stderr. */
@@ -33,22 +48,35 @@ export class Cli {
     this.stdout.write(`${line}\n`);
   }
 
+  /** One NDJSON line; characters a terminal would obey are \u-escaped, which any JSON parser reads back unchanged. */
   json(event: object): void {
-    this.stdout.write(`${JSON.stringify(event)}\n`);
+    const line = JSON.stringify(event).replace(
+      JSON_UNSAFE,
+      (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+    );
+    this.stdout.write(`${line}\n`);
   }
 
+  /** A failure: one line on stderr and, with --json, an `error` event on stdout. */
   error(err: unknown): void {
     const e = err instanceof XferError ? err : toXferError(err);
-    this.info(`xfer: ${e.message} [${e.code}]`);
+    const hint = HINTS[e.code];
+    const message = hint === undefined ? e.message : `${e.message} ${hint}`;
+    this.info(`xfer: ${forTerminal(message)} [${e.code}]`);
+    if (this.jsonOutput) this.json({ type: 'error', code: e.code, message });
   }
 
-  /** The first Ctrl+C (or SIGTERM) asks the command to stop cleanly; a second exits at once. */
+  /**
+   * The first Ctrl+C (or SIGTERM) asks the command to stop cleanly; a second
+   * exits at once. A reader that goes away (`| head -1`) ends the command
+   * quietly, as it ends other Unix tools.
+   */
   installSignalHandlers(): void {
     const onSignal = (signal: NodeJS.Signals) => {
       this.interrupts++;
       if (this.interrupts > 1) {
         this.info('xfer: interrupted again, exiting now');
-        process.exit(EXIT_INTERRUPTED);
+        process.exit(signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED);
       }
       this.interrupt.abort(signal);
     };
@@ -57,6 +85,12 @@ export class Cli {
     // Past a file-size limit (ulimit -f) the kernel would kill us with SIGXFSZ;
     // ignoring it turns that into an EFBIG error, reported like a full disk.
     process.on('SIGXFSZ', () => undefined);
+    this.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(EXIT_CLOSED_PIPE);
+      throw err;
+    });
+    // Nowhere left to say anything: carry on without the human lines.
+    this.stderr.on('error', () => undefined);
   }
 
   untilInterrupted(): Promise<void> {
@@ -65,3 +99,10 @@ export class Cli {
     return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   }
 }
+
+/** What to do about a failure, in flags: the library's messages never mention the command line. */
+const HINTS: Partial<Record<string, string>> = {
+  ERR_XFER_AUTH: 'Give the token with --token, --token-file or XFER_TOKEN.',
+  ERR_XFER_ADDRESS_IN_USE: 'Choose another with --port (0 picks a free one), or stop that program.',
+  ERR_XFER_PERMISSION: 'Choose --port 1024 or above.',
+};

@@ -1,25 +1,31 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { resolve, join } from 'node:path';
 import { ClientSession, fetchAll, watchInputList } from '../client/session.js';
 import { printableName } from '../protocol/index.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
-import { UsageError } from '../errors.js';
+import { FileError, UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
 import { REMOTE_HELP, connectOptions, remoteOptions } from './remote.js';
-import { Reporter } from './reporter.js';
+import { Reporter, type Verbosity } from './reporter.js';
 
 const transferOptions = {
   ...remoteOptions,
   connections: { type: 'string' },
   retries: { type: 'string' },
   'stall-timeout': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q', default: false },
+  verbose: { type: 'boolean', short: 'v', default: false },
 } as const;
 
 const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to 4        (default: 4)
   --retries N         retries without progress before giving up    (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
   --stall-timeout S   seconds without data before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
-${REMOTE_HELP}`;
+${REMOTE_HELP}
+  -q, --quiet         print failures only: no file list, no progress, no done lines
+  -v, --verbose       print every event: each retry and each file start on its own line`;
 
 export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]] [options]
 
@@ -45,12 +51,12 @@ export const GET_HELP = `Usage: xfer get SERVER NAME... [options]
 Downloads the named files into DIR, verified by size and SHA-256.
 
 Options:
-  --out DIR           where the files go                          (default: .)
+  -o, --out DIR       where the files go                          (default: .)
 ${TRANSFER_HELP}
   -h, --help          show this help
 
 Example:
-  xfer get 127.0.0.1 movie.mkv notes.txt --out ./in
+  xfer get 127.0.0.1 movie.mkv notes.txt -o ./in
 `;
 
 export async function client(argv: string[], cli: Cli): Promise<number> {
@@ -69,43 +75,54 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
   const intervalMs = numberOption(values.interval, 'interval', 0.1, 86_400, 5) * 1000;
   const server = positionals[0] ?? (await askForHost(cli));
   const dir = resolve(values.dir);
-  return runTransfer(cli, server, values, join(dir, 'data'), async (session, reporter) =>
-    watchInputList(session, {
-      dir,
-      intervalMs,
-      once: values.once,
-      signal: cli.interrupt.signal,
-      emit: reporter.handle,
-    }),
+  return runTransfer(
+    cli,
+    server,
+    values,
+    { dir: join(dir, 'data'), flag: '--dir' },
+    async (session, reporter) =>
+      watchInputList(session, {
+        dir,
+        intervalMs,
+        once: values.once,
+        signal: cli.interrupt.signal,
+        emit: reporter.handle,
+      }),
   );
 }
 
 export async function get(argv: string[], cli: Cli): Promise<number> {
   const { values, positionals } = parseCommand(
     argv,
-    { ...transferOptions, out: { type: 'string', default: '.' } },
+    { ...transferOptions, out: { type: 'string', short: 'o', default: '.' } },
     'get',
   );
   const [server, ...names] = positionals;
   if (server === undefined || names.length === 0)
     throw new UsageError('xfer get needs a SERVER and at least one NAME (see `xfer get --help`).');
-  return runTransfer(cli, server, values, resolve(values.out), async (session, reporter) => {
-    const wanted = [...new Set(names)];
-    const unknown = new Set(await session.lookup(wanted));
-    for (const name of unknown) {
-      reporter.handle({
-        type: 'unknown',
-        file: name,
-        message: `The server has no file named "${printableName(name)}".`,
+  return runTransfer(
+    cli,
+    server,
+    values,
+    { dir: resolve(values.out), flag: '--out' },
+    async (session, reporter) => {
+      const wanted = [...new Set(names)];
+      const unknown = new Set(await session.lookup(wanted));
+      for (const name of unknown) {
+        reporter.handle({
+          type: 'unknown',
+          file: name,
+          message: `The server has no file named "${printableName(name)}".`,
+        });
+      }
+      let failed = unknown.size;
+      const known = wanted.filter((n) => !unknown.has(n));
+      await fetchAll(session, known, cli.interrupt.signal, (_name, outcome) => {
+        if (!outcome.ok) failed++;
       });
-    }
-    let failed = unknown.size;
-    const known = wanted.filter((n) => !unknown.has(n));
-    await fetchAll(session, known, cli.interrupt.signal, (_name, outcome) => {
-      if (!outcome.ok) failed++;
-    });
-    return failed;
-  });
+      return failed;
+    },
+  );
 }
 
 type TransferValues = {
@@ -113,13 +130,15 @@ type TransferValues = {
   retries?: string | undefined;
   'stall-timeout'?: string | undefined;
   json?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
 } & Parameters<typeof connectOptions>[1];
 
 async function runTransfer(
   cli: Cli,
   server: string,
   values: TransferValues,
-  dataDir: string,
+  target: { dir: string; flag: string },
   work: (session: ClientSession, reporter: Reporter) => Promise<number>,
 ): Promise<number> {
   const connections = intOption(values.connections, 'connections', 1, 4, 4);
@@ -135,10 +154,14 @@ async function runTransfer(
         DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000,
       ) * 1000,
   };
-  const reporter = Reporter.for(cli, values.json === true);
+  if (values.quiet && values.verbose) throw new UsageError('Give --quiet or --verbose, not both.');
+  const verbosity: Verbosity = values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal';
+  const connect = await connectOptions(server, values);
+  await ensureWritable(target.dir, target.flag);
+  const reporter = Reporter.for(cli, values.json === true, verbosity);
   const session = new ClientSession({
-    connect: await connectOptions(server, values),
-    dataDir,
+    connect,
+    dataDir: target.dir,
     connections,
     policy,
     signal: cli.interrupt.signal,
@@ -150,6 +173,23 @@ async function runTransfer(
   } finally {
     reporter.finish();
     session.close();
+  }
+}
+
+/** A folder the files cannot be written to is one clear failure up front, not an EACCES per file. */
+async function ensureWritable(dir: string, flag: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
+    const why = code === 'EROFS' ? 'its file system is read-only' : 'permission denied';
+    throw new FileError(
+      'ERR_XFER_READ_ONLY',
+      `Cannot write to ${dir} (${why}): fix its permissions or choose another folder with ${flag}.`,
+      { cause: err },
+    );
   }
 }
 

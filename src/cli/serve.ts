@@ -13,16 +13,20 @@ Serves the files in ROOT/resources/ and keeps ROOT/text.txt current.
 
 Options:
   --root DIR          folder holding resources/ and text.txt      (default: .)
-  --host H            address to listen on                        (default: 0.0.0.0)
-  --port N            port; 0 picks a free one                    (default: ${DEFAULT_PORT})
+  --host H            address to listen on       (default: every IPv6 and IPv4 address,
+                      or every IPv4 address on a host without IPv6)
+  -p, --port N        port; 0 picks a free one                    (default: ${DEFAULT_PORT})
   --token T           require clients to know this token          (default: none; or XFER_TOKEN)
   --token-file F      read the token from a file (keeps it out of ps)
   --tls-cert F        serve TLS with this certificate (PEM)
   --tls-key F         ... and this private key (PEM)
   --limit-rate RATE   cap each connection's sending rate, e.g. 10M (default: no cap)
   --log FILE          also append the log to FILE (like the original server.log)
-  --verbose           log every connection and every range served
+  -v, --verbose       log every connection and every range served
   -h, --help          show this help
+
+Stops on Ctrl+C (exit 130) or SIGTERM (exit 143) after finishing the ranges in
+flight. A port in use or one it may not take fails at once (exit 1).
 
 Example:
   xfer serve --root ./share --port 9876
@@ -33,14 +37,14 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
     argv,
     {
       root: { type: 'string', default: '.' },
-      host: { type: 'string', default: '0.0.0.0' },
-      port: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
       ...tokenOptions,
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       log: { type: 'string' },
       'limit-rate': { type: 'string' },
-      verbose: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
     },
     'serve',
   );
@@ -56,7 +60,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
       : undefined;
   const server = await XferServer.start({
     root: resolve(values.root),
-    host: values.host,
+    ...(values.host !== undefined ? { host: values.host } : {}),
     port,
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),

@@ -292,7 +292,7 @@ export class ClientConnection {
     if (!authRequired) return this.handshakeDone();
     if (!token) {
       return this.fail(
-        new RemoteError('ERR_XFER_AUTH', 'The server requires a token; pass it with --token or XFER_TOKEN.'),
+        new RemoteError('ERR_XFER_AUTH', 'The server requires a token.'),
       );
     }
     this.serverNonce = serverNonce;

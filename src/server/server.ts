@@ -4,7 +4,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { encode, encodePreamble } from '../protocol/index.js';
-import type { XferErrorCode } from '../errors.js';
+import { XferError, toXferError, type XferErrorCode } from '../errors.js';
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost, type ServerLog } from './connection.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
@@ -131,14 +131,33 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     await this.catalog.rescan();
     await publish();
     this.catalog.watch(this.options.rescanIntervalMs ?? 2_000);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port ?? DEFAULT_PORT, this.options.host ?? '0.0.0.0', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    try {
+      await this.listen(this.options.host);
+    } catch (err) {
+      this.catalog.stop(); // nothing of a server that never listened may keep the process alive
+      throw err;
+    }
     this.server.on('error', (err) => this.log({ level: 'error', message: `Server error: ${err.message}` }));
+  }
+
+  /** Without a host: every IPv6 and IPv4 address (dual-stack `::`), or IPv4 alone where IPv6 is missing. */
+  private async listen(host: string | undefined): Promise<void> {
+    const port = this.options.port ?? DEFAULT_PORT;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(port, host ?? '::', () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (host === undefined && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
+        return this.listen('0.0.0.0');
+      }
+      throw listenError(err, host ?? '::', port);
+    }
   }
 
   private accept(socket: Socket): void {
@@ -184,5 +203,24 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       };
     }
     return undefined;
+  }
+}
+
+function listenError(err: unknown, host: string, port: number): XferError {
+  const where = `port ${port} on ${host.includes(':') ? `[${host}]` : host}`;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return new XferError('ERR_XFER_ADDRESS_IN_USE', `Cannot listen on ${where}: another program uses it.`, {
+        cause: err,
+      });
+    case 'EACCES':
+    case 'EPERM':
+      return new XferError(
+        'ERR_XFER_PERMISSION',
+        `Not allowed to listen on ${where}: ports below 1024 need administrator rights.`,
+        { cause: err },
+      );
+    default:
+      return toXferError(err);
   }
 }
