@@ -25,7 +25,7 @@ export class Reporter {
   /** Per part of the current file: its latest retry, until the part moves again. */
   private notes = new Map<number, { text: string; bytes: number }>();
   /** A retry outside any part's line (a small file, the catalog): one live line, replaced. */
-  private status: string | undefined;
+  private status: { file: string; text: string } | undefined;
   private liveLines = 0;
   private lastPlain = 0;
 
@@ -117,7 +117,8 @@ export class Reporter {
         this.message(forTerminal(event.message));
         break;
       case 'error':
-        if (event.file !== undefined && event.file === this.view?.name) this.endFile();
+        if (event.file !== undefined && [this.view?.name, this.status?.file].includes(event.file))
+          this.endFile();
         this.message(
           `xfer: ${event.file !== undefined ? `${forTerminal(event.file)}: ` : ''}${forTerminal(event.message)} [${forTerminal(event.code)}]`,
         );
@@ -143,7 +144,7 @@ export class Reporter {
       this.view.notes = new Map([...this.notes].map(([n, note]) => [n, note.text]));
       this.status = undefined;
     } else {
-      this.status = `${event.file}: ${text}`;
+      this.status = { file: event.file, text: `${event.file}: ${text}` };
     }
     this.redraw();
   }
@@ -175,7 +176,7 @@ export class Reporter {
     this.clearLive();
     const width = this.width() - 1;
     const lines = this.view ? renderFileView(this.view, { width, color: this.color }) : [];
-    if (this.status !== undefined) lines.push(fit(forTerminal(this.status), width));
+    if (this.status !== undefined) lines.push(fit(forTerminal(this.status.text), width));
     if (lines.length === 0) return;
     this.cli.stderr.write(`${lines.join('\n')}\n`);
     this.liveLines = lines.length;
