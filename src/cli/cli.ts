@@ -93,6 +93,14 @@ export class Cli {
     this.stderr.on('error', () => undefined);
   }
 
+  /** Settles as `work` does, or fails with ERR_XFER_ABORTED at the first Ctrl+C or SIGTERM. */
+  unlessInterrupted<T>(work: Promise<T>): Promise<T> {
+    const stopped = this.untilInterrupted().then(() => {
+      throw new XferError('ERR_XFER_ABORTED', 'Stopped on request.');
+    });
+    return Promise.race([work, stopped]);
+  }
+
   untilInterrupted(): Promise<void> {
     const signal = this.interrupt.signal;
     if (signal.aborted) return Promise.resolve();

@@ -22,9 +22,12 @@ export async function ls(argv: string[], cli: Cli): Promise<number> {
   const { values, positionals } = parseCommand(argv, remoteOptions, 'ls');
   if (positionals.length !== 1)
     throw new UsageError('xfer ls takes exactly one SERVER (see `xfer ls --help`).');
-  const conn = await ClientConnection.open(await connectOptions(positionals[0] ?? '', values));
+  const opening = ClientConnection.open(await connectOptions(positionals[0] ?? '', values));
+  // A server that never answers must not outlast Ctrl+C or SIGTERM.
+  opening.then((c) => cli.interrupted && c.close()).catch(() => undefined);
+  const conn = await cli.unlessInterrupted(opening);
   try {
-    const entries = await conn.list();
+    const entries = await cli.unlessInterrupted(conn.list());
     if (values.json) {
       cli.json({ type: 'catalog', files: entries.map((e) => ({ name: e.name, size: e.size })) });
     } else {

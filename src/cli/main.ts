@@ -67,14 +67,10 @@ export async function main(argv: string[], cli: Cli): Promise<number> {
     return cli.interrupted ? cli.interruptExitCode : code;
   } catch (err) {
     if (cli.interrupted || (err instanceof XferError && err.code === 'ERR_XFER_ABORTED')) {
-      const stopped = 'stopped; partial downloads are kept and resume next time.';
+      const by = cli.interruptExitCode === EXIT_TERMINATED ? 'SIGTERM' : 'Ctrl+C';
+      const stopped = `Stopped by ${by}; any partial download is kept and resumes next time.`;
       cli.info(`xfer: ${stopped}`);
-      if (cli.jsonOutput)
-        cli.json({
-          type: 'error',
-          code: 'ERR_XFER_ABORTED',
-          message: `Stopped by ${cli.interruptExitCode === EXIT_TERMINATED ? 'SIGTERM' : 'Ctrl+C'}; partial downloads are kept and resume next time.`,
-        });
+      if (cli.jsonOutput) cli.json({ type: 'error', code: 'ERR_XFER_ABORTED', message: stopped });
       return cli.interruptExitCode;
     }
     cli.error(err);

@@ -37,7 +37,7 @@ describe('xfer server', () => {
       empty: '',
     });
     const text = await readFile(join(s.root, 'text.txt'), 'utf8');
-    assert.equal(text, 'empty 0 B\nwith space.txt 5 B\nünï/日本.bin 2.9 KB\n');
+    assert.equal(text, 'empty 0 B\nwith space.txt 5 B\nünï/日本.bin 2.9 KiB\n');
     const conn = await s.connect();
     assert.deepEqual(
       (await conn.list()).map((e) => [e.name, e.size]),
@@ -411,7 +411,7 @@ describe('xfer server', () => {
     const { runCli } = await import('../helpers/cli.js');
     const ok = await runCli(['ls', `127.0.0.1:${s.port}`]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /^NAME\s+SIZE\na b\.txt\s+2 B\nbig\s+3 MB\n$/);
+    assert.match(ok.stdout, /^NAME\s+SIZE\na b\.txt\s+2 B\nbig\s+3 MiB\n$/);
     const json = await runCli(['ls', `127.0.0.1:${s.port}`, '--json']);
     assert.deepEqual(JSON.parse(json.stdout), {
       type: 'catalog',
