@@ -1,5 +1,5 @@
 import { XferError, toXferError } from '../errors.js';
-import { forTerminal } from './escape.js';
+import { forJsonLine, forTerminal } from './escape.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -8,10 +8,6 @@ export const EXIT_INTERRUPTED = 130;
 /** 128 + SIGPIPE: what a shell reports for a C tool whose reader went away (`xfer ls | head -1`). */
 export const EXIT_CLOSED_PIPE = 141;
 export const EXIT_TERMINATED = 143;
-
-/** JSON escapes C0 controls itself; these it would leave raw, so a terminal showing the line could obey them. */
-const JSON_UNSAFE =
-  /[\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/gu;
 
 /**
  * What a command may touch of the outside world: human lines on stderr, data
@@ -50,10 +46,7 @@ export class Cli {
 
   /** One NDJSON line; characters a terminal would obey are \u-escaped, which any JSON parser reads back unchanged. */
   json(event: object): void {
-    const line = JSON.stringify(event).replace(
-      JSON_UNSAFE,
-      (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
-    );
+    const line = forJsonLine(JSON.stringify(event));
     this.stdout.write(`${line}\n`);
   }
 

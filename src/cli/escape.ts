@@ -23,3 +23,12 @@ export function forTerminal(text: string): string {
     return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
   });
 }
+
+/**
+ * An NDJSON line made as safe for a terminal: JSON escapes C0 controls itself
+ * but leaves the rest of these raw; as `\uNNNN` escapes any JSON parser reads
+ * them back as the very same characters.
+ */
+export function forJsonLine(json: string): string {
+  return json.replace(UNSAFE, (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}

@@ -291,9 +291,7 @@ export class ClientConnection {
     const token = this.options.token;
     if (!authRequired) return this.handshakeDone();
     if (!token) {
-      return this.fail(
-        new RemoteError('ERR_XFER_AUTH', 'The server requires a token.'),
-      );
+      return this.fail(new RemoteError('ERR_XFER_AUTH', 'The server requires a token.'));
     }
     this.serverNonce = serverNonce;
     this.socket.write(
