@@ -52,4 +52,19 @@ describe('the flags people expect', () => {
     const both = await runCli(['get', `127.0.0.1:${s.port}`, 'b.txt', '-q', '-v']);
     assert.equal(both.code, 2);
   });
+
+  test("-p gives the server's port when SERVER names none; naming it twice is a usage error", async (t) => {
+    const s = await startServer(t, { 'a.txt': 'a' });
+    const ls = await runCli(['ls', '127.0.0.1', '-p', String(s.port)]);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /^NAME +SIZE\na\.txt +1 B\n$/);
+    const v6 = await runCli(['ls', '::1', '--port', '1']);
+    assert.equal(v6.code, 1, 'a bare IPv6 address names no port: --port applies');
+    assert.match(v6.stderr, /ERR_XFER_CONNECT/);
+    for (const server of [`127.0.0.1:${s.port}`, `[::1]:${s.port}`]) {
+      const twice = await runCli(['ls', server, '-p', String(s.port)]);
+      assert.equal(twice.code, 2);
+      assert.match(twice.stderr, /already names a port/);
+    }
+  });
 });
