@@ -369,7 +369,7 @@ describe('xfer server', () => {
     assert.deepEqual(peer.errors(), ['ERR_XFER_VERSION']);
   });
 
-  test('SIGTERM mid-transfer: xfer serve exits 0 within the grace period', async (t) => {
+  test('SIGTERM mid-transfer: xfer serve exits 143 within the grace period', async (t) => {
     const root = await tempDir(t);
     const { mkdir } = await import('node:fs/promises');
     await mkdir(join(root, 'resources'));
@@ -395,7 +395,7 @@ describe('xfer server', () => {
     const t0 = Date.now();
     child.kill('SIGTERM');
     const result = await exit;
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 143, result.stderr);
     assert.ok(Date.now() - t0 < 8000, 'exits within the 5 s grace plus slack');
     // The client never read on, so the range was cut: reading what was buffered ends in a close.
     conn.resumeReading();
