@@ -20,7 +20,7 @@ export const REMOTE_HELP = `  -p, --port N        the server's port when SERVER 
   --token-file F      read the token from a file (keeps it out of ps)
   --tls               connect over TLS, checking the server certificate
   --ca F              trust this CA certificate (PEM) for --tls
-  --json              print NDJSON events on stdout instead of text`;
+  --json              print NDJSON events on stdout, every failure included`;
 
 export async function connectOptions(
   server: string,

@@ -13,8 +13,8 @@ Serves the files in ROOT/resources/ and keeps ROOT/text.txt current.
 
 Options:
   --root DIR          folder holding resources/ and text.txt      (default: .)
-  --host H            address to listen on       (default: every IPv6 and IPv4 address,
-                      or every IPv4 address on a host without IPv6)
+  --host H            address to listen on   (default: every IPv6 and IPv4 address;
+                      every IPv4 address on a host without IPv6)
   -p, --port N        port; 0 picks a free one                    (default: ${DEFAULT_PORT})
   --token T           require clients to know this token          (default: none; or XFER_TOKEN)
   --token-file F      read the token from a file (keeps it out of ps)
