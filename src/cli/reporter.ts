@@ -101,7 +101,13 @@ export class Reporter {
         break;
       case 'done':
         this.endFile();
-        this.message(renderDoneLine(event, { width: this.width() - 1, color: this.color }));
+        // A log keeps every name whole; a terminal gets a line that cannot wrap.
+        this.message(
+          renderDoneLine(event, {
+            width: this.mode === 'tty' ? this.width() - 1 : Number.POSITIVE_INFINITY,
+            color: this.color,
+          }),
+        );
         break;
       case 'skip':
         this.endFile();

@@ -107,4 +107,19 @@ describe('the terminal reporter', () => {
     quiet.handle({ type: 'unknown', file: 'b', message: 'The server has no file named "b".' });
     assert.equal(term.output(), 'The server has no file named "b".\n');
   });
+
+  test('a log (no terminal) keeps long names whole in done lines', () => {
+    const term = terminal(40);
+    const reporter = new Reporter(term.cli, 'plain', false);
+    const file = `photos/${'long-folder-name/'.repeat(5)}IMG_0001.jpg`;
+    reporter.handle({
+      type: 'done',
+      file,
+      size: 1024,
+      sha256: 'ab'.repeat(32),
+      seconds: 1,
+      bytesTransferred: 1024,
+    });
+    assert.equal(term.output(), `✓ ${file}  1 KiB in 1.0s (1 KiB/s)  verified sha256 abababababab\n`);
+  });
 });
