@@ -64,13 +64,13 @@ const RETRYABLE: ReadonlySet<XferErrorCode> = new Set([
   'ERR_XFER_RATE_LIMIT',
 ]);
 
-export class XferError extends Error {
-  readonly code: XferErrorCode;
-
-  constructor(code: XferErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
+/**
+ * The base of every error xfer reports. Never constructed directly: each kind
+ * of failure below is its own class with a fixed code, so a class and its code
+ * cannot disagree (undici's lib/core/errors.js is the model).
+ */
+export abstract class XferError extends Error {
+  abstract readonly code: XferErrorCode;
 
   override get name(): string {
     return this.constructor.name;
@@ -81,26 +81,115 @@ export class XferError extends Error {
   }
 }
 
-/** The bytes on the wire broke the protocol: the connection cannot continue. */
-export class ProtocolError extends XferError {}
+export interface XferErrorOptions {
+  cause?: unknown;
+}
 
-/** The peer answered a request with an ERROR frame. */
-export class RemoteError extends XferError {}
+/** The constructor of the one class for `code`. */
+export type XferErrorClass<C extends XferErrorCode = XferErrorCode> = new (
+  message?: string,
+  options?: XferErrorOptions,
+) => XferError & { readonly code: C };
 
-/** Connecting, reading or writing the socket failed. */
-export class NetworkError extends XferError {}
+/**
+ * The base of one kind of failure: its code is fixed, and a missing or empty
+ * message falls back to the code's advice in ERROR_CODES.
+ */
+function kind<C extends XferErrorCode>(code: C): XferErrorClass<C> {
+  return class extends XferError {
+    readonly code: C = code;
 
-/** Local files: disk full, permissions, unsafe paths. */
-export class FileError extends XferError {}
+    constructor(message?: string, options?: XferErrorOptions) {
+      super(message || ERROR_CODES[code], options);
+    }
+  };
+}
 
-/** Downloaded bytes failed size or SHA-256 verification. */
-export class IntegrityError extends XferError {}
+// The bytes on the wire broke the protocol: the connection cannot continue.
+export class BadMagicError extends kind('ERR_XFER_MAGIC') {}
+export class VersionMismatchError extends kind('ERR_XFER_VERSION') {}
+export class FrameTooLargeError extends kind('ERR_XFER_FRAME_TOO_LARGE') {}
+export class FrameTypeError extends kind('ERR_XFER_FRAME_TYPE') {}
+export class MalformedFrameError extends kind('ERR_XFER_MALFORMED') {}
+export class NumberOutOfRangeError extends kind('ERR_XFER_NUMBER') {}
+export class InvalidNameError extends kind('ERR_XFER_NAME') {}
+export class UnexpectedFrameError extends kind('ERR_XFER_PROTOCOL') {}
 
+// Verdicts on one request.
+export class NotFoundError extends kind('ERR_XFER_NOT_FOUND') {}
+export class RangeOutsideFileError extends kind('ERR_XFER_RANGE') {}
+export class FileChangedError extends kind('ERR_XFER_CHANGED') {}
+export class AuthError extends kind('ERR_XFER_AUTH') {}
+export class LimitError extends kind('ERR_XFER_LIMIT') {}
+export class RateLimitError extends kind('ERR_XFER_RATE_LIMIT') {}
+
+// The connection: connecting, silence, closing.
+export class TimeoutError extends kind('ERR_XFER_TIMEOUT') {}
+export class StalledError extends kind('ERR_XFER_STALLED') {}
+export class ConnectError extends kind('ERR_XFER_CONNECT') {}
+export class ConnectionClosedError extends kind('ERR_XFER_CLOSED') {}
+export class TlsError extends kind('ERR_XFER_TLS') {}
+export class ShuttingDownError extends kind('ERR_XFER_SHUTDOWN') {}
+
+// Local files and the downloaded bytes.
+export class IntegrityError extends kind('ERR_XFER_CORRUPT') {}
+export class UnsafePathError extends kind('ERR_XFER_UNSAFE_PATH') {}
+export class DiskFullError extends kind('ERR_XFER_DISK_FULL') {}
+export class FileSystemError extends kind('ERR_XFER_FS') {}
+
+// Where the files go: the server's port, the client's folder.
+export class AddressInUseError extends kind('ERR_XFER_ADDRESS_IN_USE') {}
+export class ListenPermissionError extends kind('ERR_XFER_PERMISSION') {}
+export class ReadOnlyFolderError extends kind('ERR_XFER_READ_ONLY') {}
+
+// The run itself.
 /** The command line was wrong; exit code 2. */
-export class UsageError extends XferError {
-  constructor(message: string) {
-    super('ERR_XFER_USAGE', message);
-  }
+export class UsageError extends kind('ERR_XFER_USAGE') {}
+export class AbortedError extends kind('ERR_XFER_ABORTED') {}
+export class InternalError extends kind('ERR_XFER_INTERNAL') {}
+
+/** Every code's class: the type makes it exhaustive, so a new code needs its class. */
+const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
+  ERR_XFER_MAGIC: BadMagicError,
+  ERR_XFER_VERSION: VersionMismatchError,
+  ERR_XFER_FRAME_TOO_LARGE: FrameTooLargeError,
+  ERR_XFER_FRAME_TYPE: FrameTypeError,
+  ERR_XFER_MALFORMED: MalformedFrameError,
+  ERR_XFER_NUMBER: NumberOutOfRangeError,
+  ERR_XFER_NAME: InvalidNameError,
+  ERR_XFER_PROTOCOL: UnexpectedFrameError,
+  ERR_XFER_NOT_FOUND: NotFoundError,
+  ERR_XFER_RANGE: RangeOutsideFileError,
+  ERR_XFER_CHANGED: FileChangedError,
+  ERR_XFER_AUTH: AuthError,
+  ERR_XFER_LIMIT: LimitError,
+  ERR_XFER_RATE_LIMIT: RateLimitError,
+  ERR_XFER_TIMEOUT: TimeoutError,
+  ERR_XFER_STALLED: StalledError,
+  ERR_XFER_CONNECT: ConnectError,
+  ERR_XFER_CLOSED: ConnectionClosedError,
+  ERR_XFER_TLS: TlsError,
+  ERR_XFER_SHUTDOWN: ShuttingDownError,
+  ERR_XFER_CORRUPT: IntegrityError,
+  ERR_XFER_UNSAFE_PATH: UnsafePathError,
+  ERR_XFER_DISK_FULL: DiskFullError,
+  ERR_XFER_FS: FileSystemError,
+  ERR_XFER_ADDRESS_IN_USE: AddressInUseError,
+  ERR_XFER_PERMISSION: ListenPermissionError,
+  ERR_XFER_READ_ONLY: ReadOnlyFolderError,
+  ERR_XFER_USAGE: UsageError,
+  ERR_XFER_ABORTED: AbortedError,
+  ERR_XFER_INTERNAL: InternalError,
+};
+
+/**
+ * A new error of the class of `code`: the one a peer reported in an ERROR
+ * frame, or a known error retold with more context. A code this version does
+ * not know becomes an InternalError (the message is kept either way).
+ */
+export function errorFromCode(code: string, message?: string, options?: XferErrorOptions): XferError {
+  const ErrorClass: XferErrorClass = isXferErrorCode(code) ? ERROR_CLASSES[code] : InternalError;
+  return new ErrorClass(message, options);
 }
 
 /** Turns anything thrown into an XferError, keeping the original as `cause`. */
@@ -112,7 +201,7 @@ export function toXferError(error: unknown): XferError {
     case 'ENOSPC':
     case 'EFBIG':
     case 'EDQUOT':
-      return new FileError('ERR_XFER_DISK_FULL', `No space left to write: ${err.message}`, { cause: err });
+      return new DiskFullError(`No space left to write: ${err.message}`, { cause: err });
     case 'EACCES':
     case 'EPERM':
     case 'ENOENT':
@@ -120,24 +209,22 @@ export function toXferError(error: unknown): XferError {
     case 'EISDIR':
     case 'EEXIST':
     case 'EROFS':
-      return new FileError('ERR_XFER_FS', err.message, { cause: err });
+      return new FileSystemError(err.message, { cause: err });
     case 'ELOOP':
-      return new FileError('ERR_XFER_UNSAFE_PATH', `Refusing to follow a symlink: ${err.message}`, {
-        cause: err,
-      });
+      return new UnsafePathError(`Refusing to follow a symlink: ${err.message}`, { cause: err });
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new NetworkError('ERR_XFER_CONNECT', err.message, { cause: err });
+      return new ConnectError(err.message, { cause: err });
     case 'ECONNRESET':
     case 'EPIPE':
     case 'ECONNABORTED':
-      return new NetworkError('ERR_XFER_CLOSED', err.message, { cause: err });
+      return new ConnectionClosedError(err.message, { cause: err });
     case 'ETIMEDOUT':
-      return new NetworkError('ERR_XFER_TIMEOUT', err.message, { cause: err });
+      return new TimeoutError(err.message, { cause: err });
     default:
-      return new XferError('ERR_XFER_INTERNAL', err.message, { cause: err });
+      return new InternalError(err.message, { cause: err });
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { FileSystemError } from './errors.js';
 
 /** Large sequential reads: the cost of hashing is then the hash, not the syscalls. */
 const READ_SIZE = 4 * 1024 * 1024;
@@ -25,7 +26,8 @@ export async function forEachChunk(
   let pending = pos < end ? readAt(pos, i) : undefined;
   while (pending) {
     const { bytesRead } = await pending;
-    if (bytesRead === 0) throw new Error(`the file is shorter than expected (ends at ${pos}, not ${end})`);
+    if (bytesRead === 0)
+      throw new FileSystemError(`The file is shorter than expected (it ends at ${pos}, not ${end}).`);
     const chunk = buffers[i % 2]!.subarray(0, bytesRead);
     pos += bytesRead;
     i++;

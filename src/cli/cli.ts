@@ -1,4 +1,4 @@
-import { XferError, toXferError } from '../errors.js';
+import { AbortedError, XferError, toXferError } from '../errors.js';
 import { forJsonLine, forTerminal } from './escape.js';
 
 export const EXIT_OK = 0;
@@ -89,7 +89,7 @@ export class Cli {
   /** Settles as `work` does, or fails with ERR_XFER_ABORTED at the first Ctrl+C or SIGTERM. */
   unlessInterrupted<T>(work: Promise<T>): Promise<T> {
     const stopped = this.untilInterrupted().then(() => {
-      throw new XferError('ERR_XFER_ABORTED', 'Stopped on request.');
+      throw new AbortedError('Stopped on request.');
     });
     return Promise.race([work, stopped]);
   }

@@ -5,7 +5,7 @@ import { resolve, join } from 'node:path';
 import { ClientSession, fetchAll, watchInputList } from '../client/session.js';
 import { printableName } from '../protocol/index.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
-import { FileError, UsageError } from '../errors.js';
+import { ReadOnlyFolderError, UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
 import { REMOTE_HELP, connectOptions, remoteOptions } from './remote.js';
@@ -185,8 +185,7 @@ async function ensureWritable(dir: string, flag: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
     const why = code === 'EROFS' ? 'its file system is read-only' : 'permission denied';
-    throw new FileError(
-      'ERR_XFER_READ_ONLY',
+    throw new ReadOnlyFolderError(
       `Cannot write to ${dir} (${why}): fix its permissions or choose another folder with ${flag}.`,
       { cause: err },
     );

@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { XferError } from '../errors.js';
-import { NetworkError, ProtocolError, RemoteError, isXferErrorCode, toXferError } from '../errors.js';
+import {
+  AuthError,
+  ConnectError,
+  ConnectionClosedError,
+  StalledError,
+  TlsError,
+  UnexpectedFrameError,
+  errorFromCode,
+  toXferError,
+} from '../errors.js';
 import {
   FrameDecoder,
   authProof,
@@ -40,7 +49,7 @@ export interface GetRequest {
    */
   onChunk(chunk: Buffer, position: number): boolean | void;
   /** The server reported, after the bytes, that the file changed while they were sent. */
-  onLateError?(err: RemoteError): void;
+  onLateError?(err: XferError): void;
 }
 
 interface Pending {
@@ -164,13 +173,13 @@ export class ClientConnection {
   }
 
   close(): void {
-    this.fail(new NetworkError('ERR_XFER_CLOSED', 'The connection was closed by the client.'));
+    this.fail(new ConnectionClosedError('The connection was closed by the client.'));
   }
 
   private start(where: string, tls: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => this.fail(new NetworkError('ERR_XFER_CONNECT', `Timed out connecting to ${where}.`)),
+        () => this.fail(new ConnectError(`Timed out connecting to ${where}.`)),
         this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       );
       const clear = () => clearTimeout(timer);
@@ -195,13 +204,12 @@ export class ClientConnection {
         this.fail(socketError(err, where, this.handshake !== undefined, tls)),
       );
       this.socket.on('close', () =>
-        this.fail(new NetworkError('ERR_XFER_CLOSED', `The connection to ${where} closed.`)),
+        this.fail(new ConnectionClosedError(`The connection to ${where} closed.`)),
       );
       this.socket.setTimeout(this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => {
         if (this.pending.length > 0 || this.handshake) {
           this.fail(
-            new NetworkError(
-              'ERR_XFER_STALLED',
+            new StalledError(
               `No data from ${where} for ${(this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS) / 1000} s.`,
             ),
           );
@@ -246,9 +254,7 @@ export class ClientConnection {
     if (msg.type === 'error') return this.onErrorFrame(msg.requestId, msg.code, msg.message);
     const head = this.pending[0];
     if (this.handshake || !head || !('requestId' in msg) || msg.requestId !== head.requestId) {
-      return this.fail(
-        new ProtocolError('ERR_XFER_PROTOCOL', `The server sent an unexpected ${msg.type} frame.`),
-      );
+      return this.fail(new UnexpectedFrameError(`The server sent an unexpected ${msg.type} frame.`));
     }
     switch (msg.type) {
       case 'catalog':
@@ -265,8 +271,7 @@ export class ClientConnection {
         // Exactly the range asked for, never more: a server cannot make us write elsewhere.
         if (msg.offset !== get.offset || msg.length !== get.length) {
           return this.fail(
-            new ProtocolError(
-              'ERR_XFER_PROTOCOL',
+            new UnexpectedFrameError(
               `The server answered bytes ${msg.offset}+${msg.length} for a request of ${get.offset}+${get.length}.`,
             ),
           );
@@ -276,22 +281,17 @@ export class ClientConnection {
       default:
         break;
     }
-    this.fail(
-      new ProtocolError(
-        'ERR_XFER_PROTOCOL',
-        `The server sent a ${msg.type} frame in answer to a ${head.kind}.`,
-      ),
-    );
+    this.fail(new UnexpectedFrameError(`The server sent a ${msg.type} frame in answer to a ${head.kind}.`));
   }
 
   private onWelcome(authRequired: boolean, serverNonce: Buffer): void {
     if (!this.handshake || this.serverNonce) {
-      return this.fail(new ProtocolError('ERR_XFER_PROTOCOL', 'The server sent a second welcome.'));
+      return this.fail(new UnexpectedFrameError('The server sent a second welcome.'));
     }
     const token = this.options.token;
     if (!authRequired) return this.handshakeDone();
     if (!token) {
-      return this.fail(new RemoteError('ERR_XFER_AUTH', 'The server requires a token.'));
+      return this.fail(new AuthError('The server requires a token.'));
     }
     this.serverNonce = serverNonce;
     this.socket.write(
@@ -304,9 +304,7 @@ export class ClientConnection {
     const token = this.options.token;
     const nonce = this.serverNonce;
     if (!token || !nonce || !proofMatches(authProof(token, 'server', this.clientNonce, nonce), serverProof)) {
-      return this.fail(
-        new RemoteError('ERR_XFER_AUTH', 'The server could not prove it knows the token; refusing it.'),
-      );
+      return this.fail(new AuthError('The server could not prove it knows the token; refusing it.'));
     }
     this.handshakeDone();
   }
@@ -329,7 +327,7 @@ export class ClientConnection {
   }
 
   private onErrorFrame(requestId: number, code: string, message: string): void {
-    const err = new RemoteError(isXferErrorCode(code) ? code : 'ERR_XFER_INTERNAL', message);
+    const err = errorFromCode(code, message);
     if (requestId === 0) return this.fail(err);
     const late = this.finishedGets.get(requestId);
     if (late) {
@@ -339,7 +337,7 @@ export class ClientConnection {
     const head = this.pending[0];
     if (!head || head.requestId !== requestId) {
       return this.fail(
-        new ProtocolError('ERR_XFER_PROTOCOL', `The server sent an error for unknown request ${requestId}.`),
+        new UnexpectedFrameError(`The server sent an error for unknown request ${requestId}.`),
       );
     }
     this.pending.shift();
@@ -375,21 +373,18 @@ function socketError(
       err.code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
       /certificate|SSL/i.test(err.message))
   ) {
-    return new NetworkError(
-      'ERR_XFER_TLS',
-      `TLS with ${where} failed: ${err.message}. Pass the server's CA with --ca.`,
-      { cause: err },
-    );
+    return new TlsError(`TLS with ${where} failed: ${err.message}. Pass the server's CA with --ca.`, {
+      cause: err,
+    });
   }
   const mapped = toXferError(err);
   if (connecting && mapped.code === 'ERR_XFER_CONNECT') {
-    return new NetworkError(
-      'ERR_XFER_CONNECT',
+    return new ConnectError(
       `Cannot connect to ${where}: ${err.code ?? err.message}. Is the server running there?`,
       { cause: err },
     );
   }
   return mapped.code === 'ERR_XFER_INTERNAL'
-    ? new NetworkError('ERR_XFER_CLOSED', `Connection to ${where} failed: ${err.message}`, { cause: err })
+    ? new ConnectionClosedError(`Connection to ${where} failed: ${err.message}`, { cause: err })
     : mapped;
 }

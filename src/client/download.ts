@@ -1,5 +1,13 @@
 import { rename, rm, stat } from 'node:fs/promises';
-import { FileError, IntegrityError, RemoteError, XferError, toXferError } from '../errors.js';
+import type { XferError } from '../errors.js';
+import {
+  AbortedError,
+  FileChangedError,
+  IntegrityError,
+  UnsafePathError,
+  errorFromCode,
+  toXferError,
+} from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { pieceCount, pieceRange, printableName, type FileIdentity } from '../protocol/index.js';
 import type { ClientConnection } from './connection.js';
@@ -154,8 +162,7 @@ export class FileDownload {
     const { size, sha256 } = file.identity;
     this.pieces = new PieceSet(pieceCount(size, file.pieceSize));
     if (await isSymlink(this.paths.part)) {
-      throw new FileError(
-        'ERR_XFER_UNSAFE_PATH',
+      throw new UnsafePathError(
         `${this.paths.part} is a symlink; refusing to write through it. Remove it and run again.`,
       );
     }
@@ -179,7 +186,6 @@ export class FileDownload {
         if (digest.equals(sha256)) break;
         if (round >= MAX_REPAIR_ROUNDS) {
           throw new IntegrityError(
-            'ERR_XFER_CORRUPT',
             `"${printableName(file.name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
           );
         }
@@ -269,7 +275,6 @@ export class FileDownload {
     const bad = await this.dropPiecesNotMatching(Array.from({ length: this.pieces.count }, (_, p) => p));
     if (bad === 0) {
       throw new IntegrityError(
-        'ERR_XFER_CORRUPT',
         `The server's piece hashes for "${printableName(this.o.file.name)}" do not add up to its SHA-256; the file was not saved.`,
       );
     }
@@ -302,10 +307,7 @@ export class FileDownload {
       identity.mtimeUs !== mine.mtimeUs ||
       !identity.sha256.equals(mine.sha256)
     ) {
-      throw new RemoteError(
-        'ERR_XFER_CHANGED',
-        `"${printableName(this.o.file.name)}" changed on the server.`,
-      );
+      throw new FileChangedError(`"${printableName(this.o.file.name)}" changed on the server.`);
     }
   }
 
@@ -590,7 +592,6 @@ export class FileDownload {
     const size = (await this.file.fh.stat()).size;
     if (size !== this.o.file.identity.size) {
       throw new IntegrityError(
-        'ERR_XFER_CORRUPT',
         `"${printableName(this.name)}" is ${size} bytes on disk, not ${this.o.file.identity.size}.`,
       );
     }
@@ -657,7 +658,7 @@ function* iterate(set: PieceSet): Generator<number> {
 /** Past the policy's attempts, the error that ends the download; undefined while retries remain. */
 export function giveUpAfter(o: DownloadOptions, attempt: number, e: XferError): XferError | undefined {
   if (attempt <= o.policy.maxAttempts) return undefined;
-  return new XferError(
+  return errorFromCode(
     e.code,
     `Gave up on "${printableName(o.file.name)}" after ${attempt - 1} retries: ${e.message}`,
     { cause: e },
@@ -677,8 +678,5 @@ export async function backOff(
 }
 
 export function abortError(): XferError {
-  return new XferError(
-    'ERR_XFER_ABORTED',
-    'Stopped on request; the partial download is kept and resumes next time.',
-  );
+  return new AbortedError('Stopped on request; the partial download is kept and resumes next time.');
 }

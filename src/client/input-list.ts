@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { FileError, toXferError } from '../errors.js';
+import { FileSystemError, errorFromCode, toXferError } from '../errors.js';
 
 /** input.txt is a list of names typed by a person; a megabyte is far beyond any real one. */
 const MAX_INPUT_BYTES = 1024 * 1024;
@@ -25,18 +25,18 @@ export async function readInputList(path: string): Promise<string[]> {
   } catch (err) {
     const e = toXferError(err);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new FileError('ERR_XFER_FS', `${path} does not exist: create it with one file name per line.`, {
+      throw new FileSystemError(`${path} does not exist: create it with one file name per line.`, {
         cause: err,
       });
     }
-    throw new FileError(
+    throw errorFromCode(
       e.code === 'ERR_XFER_INTERNAL' ? 'ERR_XFER_FS' : e.code,
       `Cannot read ${path}: ${e.message}`,
       { cause: err },
     );
   }
   if (buf.length > MAX_INPUT_BYTES) {
-    throw new FileError('ERR_XFER_FS', `${path} is ${buf.length} bytes; the limit is ${MAX_INPUT_BYTES}.`);
+    throw new FileSystemError(`${path} is ${buf.length} bytes; the limit is ${MAX_INPUT_BYTES}.`);
   }
   return parseInputList(buf.toString('utf8'));
 }

@@ -1,6 +1,6 @@
 import { constants as fsc, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { FileError, toXferError } from '../errors.js';
+import { UnsafePathError, toXferError } from '../errors.js';
 
 /**
  * The `.part` file a download writes into: opened without following a symlink,
@@ -20,7 +20,7 @@ export class PartFile {
     } catch (err) {
       const e = toXferError(err);
       if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
-        throw new FileError('ERR_XFER_UNSAFE_PATH', `${path} is a symlink; refusing to write through it.`, {
+        throw new UnsafePathError(`${path} is a symlink; refusing to write through it.`, {
           cause: err,
         });
       }
@@ -28,7 +28,7 @@ export class PartFile {
     }
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw new FileError('ERR_XFER_UNSAFE_PATH', `${path} is not a regular file.`);
+      if (!st.isFile()) throw new UnsafePathError(`${path} is not a regular file.`);
       if (st.size !== size) await fh.truncate(size);
     } catch (err) {
       await fh.close();

@@ -1,6 +1,6 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
-import { FileError } from '../errors.js';
+import { FileSystemError, UnsafePathError } from '../errors.js';
 import { printableName, validateName } from '../protocol/index.js';
 
 export interface DownloadPaths {
@@ -36,7 +36,7 @@ export class DownloadFolder {
     try {
       validateName(name);
     } catch (err) {
-      throw new FileError('ERR_XFER_UNSAFE_PATH', (err as Error).message);
+      throw new UnsafePathError((err as Error).message);
     }
     const root = await this.root();
     const final = join(root, ...name.split('/'));
@@ -45,8 +45,7 @@ export class DownloadFolder {
       await mkdir(folder, { recursive: true });
       const folderReal = await realpath(folder);
       if (folderReal !== folder || !folderReal.startsWith(root + sep)) {
-        throw new FileError(
-          'ERR_XFER_UNSAFE_PATH',
+        throw new UnsafePathError(
           `Refusing to write "${printableName(name)}": its folder leads outside ${this.path}.`,
         );
       }
@@ -62,8 +61,7 @@ export class DownloadFolder {
       await mkdir(this.path, { recursive: true });
       this.real = await realpath(this.path);
     } catch (err) {
-      throw new FileError(
-        'ERR_XFER_FS',
+      throw new FileSystemError(
         `${this.path} cannot be used as the download folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make it a writable folder.`,
         { cause: err },
       );

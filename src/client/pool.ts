@@ -1,3 +1,4 @@
+import { InternalError } from '../errors.js';
 import { ClientConnection, type ConnectOptions } from './connection.js';
 
 /**
@@ -15,7 +16,7 @@ export class ConnectionPool {
   ) {}
 
   connection(slot: number): Promise<ClientConnection> {
-    if (this.closed) return Promise.reject(new Error('the connection pool is closed'));
+    if (this.closed) return Promise.reject(new InternalError('The connection pool is closed.'));
     let conn = this.slots.get(slot);
     if (conn) return conn;
     conn = ClientConnection.open(this.options);

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { FileSystemError } from '../errors.js';
 
 /**
  * The main thread's handle on hash-worker.ts: tell it how far the file is
@@ -17,7 +18,7 @@ export class PrefixHasher {
     this.result = new Promise<Buffer>((resolve, reject) => {
       this.worker.on('message', (m: { digest?: string; error?: string }) => {
         if (m.digest) resolve(Buffer.from(m.digest, 'hex'));
-        else reject(new Error(`hashing failed: ${m.error ?? 'unknown'}`));
+        else reject(new FileSystemError(`Hashing the downloaded file failed: ${m.error ?? 'unknown'}`));
       });
       this.worker.on('error', reject);
     });

@@ -1,7 +1,7 @@
 import { constants as fsc, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { XferError, toXferError } from '../errors.js';
+import { AbortedError, UsageError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, validateName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
 import type { ConnectOptions } from './connection.js';
@@ -47,7 +47,7 @@ export class ClientSession {
 
   constructor(private readonly o: SessionOptions) {
     if (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > 4) {
-      throw new XferError('ERR_XFER_USAGE', `Connections must be 1 to 4, not ${o.connections}.`);
+      throw new UsageError(`Connections must be 1 to 4, not ${o.connections}.`);
     }
     this.pool = new ConnectionPool(
       { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs },
@@ -217,7 +217,7 @@ export class ClientSession {
         if (!e.retryable || attempt > this.policy.maxAttempts || this.o.signal.aborted) throw e;
         this.pool.drop(0);
         await sleep(backoffDelay(attempt, this.policy), this.o.signal).catch(() => undefined);
-        if (this.o.signal.aborted) throw new XferError('ERR_XFER_ABORTED', 'Stopped on request.');
+        if (this.o.signal.aborted) throw new AbortedError('Stopped on request.');
       }
     }
   }
@@ -373,6 +373,6 @@ export async function watchInputList(
     await sleep(o.intervalMs, o.signal).catch(() => undefined);
     if (o.signal.aborted) break;
   }
-  if (o.signal.aborted) throw new XferError('ERR_XFER_ABORTED', 'Stopped on request.');
+  if (o.signal.aborted) throw new AbortedError('Stopped on request.');
   return failed;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
-import { FileError, IntegrityError, toXferError } from '../errors.js';
+import { IntegrityError, UnsafePathError, toXferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import {
   MAX_REPAIR_ROUNDS,
@@ -62,7 +62,6 @@ export class WholeFileDownload {
       }
       if (round >= MAX_REPAIR_ROUNDS) {
         throw new IntegrityError(
-          'ERR_XFER_CORRUPT',
           `"${printableName(name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
         );
       }
@@ -127,7 +126,7 @@ export class WholeFileDownload {
   private land(data: Buffer): void {
     const { part, final } = this.o.paths;
     const notRegular = (cause?: unknown) =>
-      new FileError('ERR_XFER_UNSAFE_PATH', `${part} is not a regular file; refusing to write through it.`, {
+      new UnsafePathError(`${part} is not a regular file; refusing to write through it.`, {
         cause,
       });
     let fd: number;

@@ -1,4 +1,12 @@
-import { ProtocolError } from '../errors.js';
+import {
+  BadMagicError,
+  FrameTooLargeError,
+  FrameTypeError,
+  MalformedFrameError,
+  NumberOutOfRangeError,
+  VersionMismatchError,
+  XferError,
+} from '../errors.js';
 import {
   CLIENT_FRAMES,
   FRAME_HEADER_SIZE,
@@ -28,7 +36,7 @@ export interface DecoderHandlers {
   /** The last raw byte of the current DATA frame has been delivered. */
   dataEnd(): void;
   /** The stream is broken; the decoder ignores all further input. */
-  error(err: ProtocolError): void;
+  error(err: XferError): void;
 }
 
 export interface DecoderOptions {
@@ -114,12 +122,7 @@ export class FrameDecoder {
     // scanner is refused on its first wrong byte rather than after ten.
     for (let i = before; i < Math.min(this.filled, MAGIC.length); i++) {
       if (this.preambleBuf[i] !== MAGIC[i]) {
-        this.fail(
-          new ProtocolError(
-            'ERR_XFER_MAGIC',
-            'The peer does not speak the xfer protocol (wrong magic bytes).',
-          ),
-        );
+        this.fail(new BadMagicError('The peer does not speak the xfer protocol (wrong magic bytes).'));
         return chunk.length;
       }
     }
@@ -127,8 +130,7 @@ export class FrameDecoder {
     const version = this.preambleBuf.readUInt16BE(4);
     if (version !== PROTOCOL_VERSION) {
       this.fail(
-        new ProtocolError(
-          'ERR_XFER_VERSION',
+        new VersionMismatchError(
           `The peer speaks xfer protocol version ${version}; this side speaks version ${PROTOCOL_VERSION}.`,
         ),
       );
@@ -149,21 +151,13 @@ export class FrameDecoder {
     const type = this.headerBuf.readUInt8(0);
     const length = this.headerBuf.readUInt32BE(1);
     if (!this.allowed.has(type)) {
-      this.fail(
-        new ProtocolError(
-          'ERR_XFER_FRAME_TYPE',
-          `Unexpected frame type 0x${type.toString(16).padStart(2, '0')}.`,
-        ),
-      );
+      this.fail(new FrameTypeError(`Unexpected frame type 0x${type.toString(16).padStart(2, '0')}.`));
       return chunk.length;
     }
     // The limit is checked before a single payload byte is buffered.
     if (length > this.maxFrameSize) {
       this.fail(
-        new ProtocolError(
-          'ERR_XFER_FRAME_TOO_LARGE',
-          `A frame announced ${length} bytes; the limit is ${this.maxFrameSize}.`,
-        ),
+        new FrameTooLargeError(`A frame announced ${length} bytes; the limit is ${this.maxFrameSize}.`),
       );
       return chunk.length;
     }
@@ -199,9 +193,9 @@ export class FrameDecoder {
       msg = decodePayload(this.frameType, payload);
     } catch (err) {
       this.fail(
-        err instanceof ProtocolError
+        err instanceof XferError
           ? err
-          : new ProtocolError('ERR_XFER_MALFORMED', `A frame could not be decoded: ${String(err)}`),
+          : new MalformedFrameError(`A frame could not be decoded: ${String(err)}`),
       );
       return;
     }
@@ -221,14 +215,14 @@ export class FrameDecoder {
     this.handlers.dataEnd();
   }
 
-  private fail(err: ProtocolError): void {
+  private fail(err: XferError): void {
     this.state = State.Failed;
     this.payload = Buffer.alloc(0);
     this.handlers.error(err);
   }
 }
 
-/** Decodes one payload; throws a ProtocolError for anything out of spec. */
+/** Decodes one payload; throws an XferError for anything out of spec. */
 export function decodePayload(type: number, payload: Buffer): Message {
   const r = new PayloadReader(payload);
   let msg: Message;
@@ -254,10 +248,7 @@ export function decodePayload(type: number, payload: Buffer): Message {
       const count = r.u32();
       // An entry takes at least 24 bytes: a count the payload cannot hold is a lie.
       if (count > payload.length / MIN_CATALOG_ENTRY_BYTES) {
-        throw new ProtocolError(
-          'ERR_XFER_MALFORMED',
-          `A catalog frame claims ${count} entries it cannot hold.`,
-        );
+        throw new MalformedFrameError(`A catalog frame claims ${count} entries it cannot hold.`);
       }
       const entries: CatalogEntry[] = [];
       for (let i = 0; i < count; i++) entries.push(readCatalogEntry(r));
@@ -273,14 +264,12 @@ export function decodePayload(type: number, payload: Buffer): Message {
       const pieceSize = r.u32();
       const count = r.u32();
       if (count > MAX_PIECES || pieceSize === 0) {
-        throw new ProtocolError(
-          'ERR_XFER_NUMBER',
+        throw new NumberOutOfRangeError(
           `A piece list of ${count} pieces of ${pieceSize} bytes is not valid.`,
         );
       }
       if (count !== Math.ceil(identity.size / pieceSize)) {
-        throw new ProtocolError(
-          'ERR_XFER_MALFORMED',
+        throw new MalformedFrameError(
           `${count} piece hashes do not cover ${identity.size} bytes in pieces of ${pieceSize}.`,
         );
       }
@@ -315,7 +304,7 @@ export function decodePayload(type: number, payload: Buffer): Message {
       };
       break;
     default:
-      throw new ProtocolError('ERR_XFER_FRAME_TYPE', `Unknown frame type 0x${type.toString(16)}.`);
+      throw new FrameTypeError(`Unknown frame type 0x${type.toString(16)}.`);
   }
   r.end();
   return msg;
@@ -326,7 +315,7 @@ const MIN_CATALOG_ENTRY_BYTES = 1 + 2 + 1 + 8 + 8 + 4;
 
 function readBool(r: PayloadReader, field: string): boolean {
   const v = r.u8();
-  if (v > 1) throw new ProtocolError('ERR_XFER_MALFORMED', `The ${field} must be 0 or 1, not ${v}.`);
+  if (v > 1) throw new MalformedFrameError(`The ${field} must be 0 or 1, not ${v}.`);
   return v === 1;
 }
 
@@ -336,12 +325,12 @@ function readIdentity(r: PayloadReader): FileIdentity {
 
 function readCatalogEntry(r: PayloadReader): CatalogEntry {
   const flags = r.u8();
-  if (flags > 1) throw new ProtocolError('ERR_XFER_MALFORMED', `Unknown catalog entry flags ${flags}.`);
+  if (flags > 1) throw new MalformedFrameError(`Unknown catalog entry flags ${flags}.`);
   const name = r.name(MAX_NAME_BYTES);
   const size = r.u64('size');
   const mtimeUs = r.u64('mtime');
   const pieceSize = r.u32();
-  if (pieceSize === 0) throw new ProtocolError('ERR_XFER_NUMBER', `The piece size of "${name}" is zero.`);
+  if (pieceSize === 0) throw new NumberOutOfRangeError(`The piece size of "${name}" is zero.`);
   const entry: CatalogEntry = { name, size, mtimeUs, pieceSize };
   if (flags === 1) entry.sha256 = r.bytes(HASH_SIZE);
   return entry;

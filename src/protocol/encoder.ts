@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { NumberOutOfRangeError } from '../errors.js';
 import {
   FrameType,
   HASH_SIZE,
@@ -60,10 +60,7 @@ export function encode(msg: Message, maxPayload = MAX_FRAME_SIZE): Buffer {
       return writeName(new FrameWriter(FrameType.STAT).u32(msg.requestId), msg.name).finish(maxPayload);
     case 'pieces': {
       if (msg.hashes.length > MAX_PIECES) {
-        throw new ProtocolError(
-          'ERR_XFER_NUMBER',
-          `${msg.hashes.length} pieces exceed the limit of ${MAX_PIECES}.`,
-        );
+        throw new NumberOutOfRangeError(`${msg.hashes.length} pieces exceed the limit of ${MAX_PIECES}.`);
       }
       const w = new FrameWriter(FrameType.PIECES, 64 + msg.hashes.length * HASH_SIZE).u32(msg.requestId);
       writeIdentity(w, msg.identity).u32(msg.pieceSize).u32(msg.hashes.length);
@@ -100,11 +97,11 @@ export function checkRange(offset: number, length: number): void {
     ['length', length],
   ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) {
-      throw new ProtocolError('ERR_XFER_NUMBER', `The ${field} ${v} is not a whole number from 0 to 2^53-1.`);
+      throw new NumberOutOfRangeError(`The ${field} ${v} is not a whole number from 0 to 2^53-1.`);
     }
   }
   if (offset + length > Number.MAX_SAFE_INTEGER) {
-    throw new ProtocolError('ERR_XFER_NUMBER', `The range ${offset} + ${length} overflows 2^53-1.`);
+    throw new NumberOutOfRangeError(`The range ${offset} + ${length} overflows 2^53-1.`);
   }
 }
 

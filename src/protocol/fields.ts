@@ -1,4 +1,9 @@
-import { ProtocolError } from '../errors.js';
+import {
+  FrameTooLargeError,
+  InvalidNameError,
+  MalformedFrameError,
+  NumberOutOfRangeError,
+} from '../errors.js';
 import { validateName } from './names.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -35,7 +40,7 @@ export class PayloadReader {
     const v = this.buf.readBigUInt64BE(this.pos);
     this.pos += 8;
     if (v > MAX_SAFE) {
-      throw new ProtocolError('ERR_XFER_NUMBER', `The ${field} ${v} is above the limit of 2^53-1.`);
+      throw new NumberOutOfRangeError(`The ${field} ${v} is above the limit of 2^53-1.`);
     }
     return Number(v);
   }
@@ -51,18 +56,15 @@ export class PayloadReader {
   /** u8 or u16 byte length, then strict UTF-8, with the length checked against `max` first. */
   string(lengthBytes: 1 | 2, max: number, field: string): string {
     const len = lengthBytes === 1 ? this.u8() : this.u16();
-    if (len > max)
-      throw new ProtocolError('ERR_XFER_MALFORMED', `The ${field} is ${len} bytes (limit ${max}).`);
+    if (len > max) throw new MalformedFrameError(`The ${field} is ${len} bytes (limit ${max}).`);
     this.need(len);
     const raw = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     try {
       return strictUtf8.decode(raw);
     } catch {
-      throw new ProtocolError(
-        field === 'name' ? 'ERR_XFER_NAME' : 'ERR_XFER_MALFORMED',
-        `The ${field} is not valid UTF-8.`,
-      );
+      const message = `The ${field} is not valid UTF-8.`;
+      throw field === 'name' ? new InvalidNameError(message) : new MalformedFrameError(message);
     }
   }
 
@@ -73,16 +75,13 @@ export class PayloadReader {
   /** Every payload must be consumed exactly: trailing bytes mean the peer and we disagree. */
   end(): void {
     if (this.pos !== this.buf.length) {
-      throw new ProtocolError(
-        'ERR_XFER_MALFORMED',
-        `The frame has ${this.buf.length - this.pos} unexpected trailing bytes.`,
-      );
+      throw new MalformedFrameError(`The frame has ${this.buf.length - this.pos} unexpected trailing bytes.`);
     }
   }
 
   private need(n: number): void {
     if (this.pos + n > this.buf.length) {
-      throw new ProtocolError('ERR_XFER_MALFORMED', 'The frame payload is truncated.');
+      throw new MalformedFrameError('The frame payload is truncated.');
     }
   }
 }
@@ -118,7 +117,7 @@ export class FrameWriter {
 
   u64(v: number, field: string): this {
     if (!Number.isSafeInteger(v) || v < 0) {
-      throw new ProtocolError('ERR_XFER_NUMBER', `The ${field} ${v} is not a whole number from 0 to 2^53-1.`);
+      throw new NumberOutOfRangeError(`The ${field} ${v} is not a whole number from 0 to 2^53-1.`);
     }
     this.ensure(8);
     this.pos = this.buf.writeBigUInt64BE(BigInt(v), this.pos);
@@ -127,10 +126,7 @@ export class FrameWriter {
 
   bytes(b: Buffer, expectedLength: number, field: string): this {
     if (b.length !== expectedLength) {
-      throw new ProtocolError(
-        'ERR_XFER_MALFORMED',
-        `The ${field} must be ${expectedLength} bytes, not ${b.length}.`,
-      );
+      throw new MalformedFrameError(`The ${field} must be ${expectedLength} bytes, not ${b.length}.`);
     }
     this.ensure(b.length);
     this.pos += b.copy(this.buf, this.pos);
@@ -139,8 +135,7 @@ export class FrameWriter {
 
   string(lengthBytes: 1 | 2, s: string, max: number, field: string): this {
     const len = Buffer.byteLength(s, 'utf8');
-    if (len > max)
-      throw new ProtocolError('ERR_XFER_MALFORMED', `The ${field} is ${len} bytes (limit ${max}).`);
+    if (len > max) throw new MalformedFrameError(`The ${field} is ${len} bytes (limit ${max}).`);
     if (lengthBytes === 1) this.u8(len);
     else this.u16(len);
     this.ensure(len);
@@ -152,10 +147,7 @@ export class FrameWriter {
   finish(maxPayload: number): Buffer {
     const payload = this.pos - 5;
     if (payload > maxPayload) {
-      throw new ProtocolError(
-        'ERR_XFER_FRAME_TOO_LARGE',
-        `A frame of ${payload} bytes exceeds the limit of ${maxPayload}.`,
-      );
+      throw new FrameTooLargeError(`A frame of ${payload} bytes exceeds the limit of ${maxPayload}.`);
     }
     this.buf.writeUInt32BE(payload, 1);
     return this.buf.subarray(0, this.pos);

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { InvalidNameError } from '../errors.js';
 import { MAX_NAME_BYTES, MAX_SEGMENT_BYTES } from './constants.js';
 
 /**
@@ -44,7 +44,7 @@ export function printableName(name: string): string {
   });
 }
 
-function nameError(name: string, reason: string): ProtocolError {
+function nameError(name: string, reason: string): InvalidNameError {
   const shown = printableName(name.length > 80 ? `${name.slice(0, 77)}...` : name);
-  return new ProtocolError('ERR_XFER_NAME', `The file name "${shown}" ${reason}.`);
+  return new InvalidNameError(`The file name "${shown}" ${reason}.`);
 }

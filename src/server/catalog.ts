@@ -14,7 +14,7 @@ import {
 import { lstat, open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { XferError } from '../errors.js';
-import { RemoteError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { pieceSizeFor, printableName, validateName, type CatalogEntry } from '../protocol/index.js';
 import { hashFile, type FileHashes } from './hasher.js';
 
@@ -145,7 +145,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       fh = await open(record.realPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (err) {
       void this.rescan();
-      throw new RemoteError('ERR_XFER_NOT_FOUND', `"${printableName(record.name)}" is no longer available.`, {
+      throw new NotFoundError(`"${printableName(record.name)}" is no longer available.`, {
         cause: err,
       });
     }
@@ -172,7 +172,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       fd = openSync(record.realPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
     } catch (err) {
       void this.rescan();
-      throw new RemoteError('ERR_XFER_NOT_FOUND', `"${printableName(record.name)}" is no longer available.`, {
+      throw new NotFoundError(`"${printableName(record.name)}" is no longer available.`, {
         cause: err,
       });
     }
@@ -202,13 +202,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   /** What was opened must be a regular file inside resources/; its identity comes from fstat. */
   private checkOpened(record: FileRecord, openedPath: string, st: BigIntStats): FileVersion {
     if (!this.inside(openedPath)) {
-      throw new RemoteError(
-        'ERR_XFER_NOT_FOUND',
-        `"${printableName(record.name)}" is not inside resources/.`,
-      );
+      throw new NotFoundError(`"${printableName(record.name)}" is not inside resources/.`);
     }
-    if (!st.isFile())
-      throw new RemoteError('ERR_XFER_NOT_FOUND', `"${printableName(record.name)}" is not a file.`);
+    if (!st.isFile()) throw new NotFoundError(`"${printableName(record.name)}" is not a file.`);
     const size = Number(st.size);
     const mtimeUs = Number(st.mtimeNs / 1000n);
     return { size, mtimeUs, versionKey: versionKey(st.dev, st.ino, size, mtimeUs) };

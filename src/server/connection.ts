@@ -1,6 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { ProtocolError, RemoteError, XferError, toXferError } from '../errors.js';
+import type { XferError, XferErrorCode } from '../errors.js';
+import {
+  AuthError,
+  FileChangedError,
+  LimitError,
+  NotFoundError,
+  RangeOutsideFileError,
+  RateLimitError,
+  TimeoutError,
+  UnexpectedFrameError,
+  toXferError,
+} from '../errors.js';
 import {
   FEATURE_AUTH,
   FrameDecoder,
@@ -86,12 +97,12 @@ export class ServerConnection {
     );
     // An absolute deadline: a peer dripping one byte at a time cannot stretch it.
     this.handshakeTimer = setTimeout(
-      () => this.fail(new ProtocolError('ERR_XFER_TIMEOUT', 'The handshake did not finish in time.')),
+      () => this.fail(new TimeoutError('The handshake did not finish in time.')),
       host.limits.handshakeTimeoutMs,
     );
     socket.setNoDelay(true);
     socket.setTimeout(host.limits.idleTimeoutMs, () =>
-      this.fail(new ProtocolError('ERR_XFER_TIMEOUT', 'The connection was idle for too long.')),
+      this.fail(new TimeoutError('The connection was idle for too long.')),
     );
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', () => undefined); // 'close' follows; resets are routine
@@ -121,10 +132,7 @@ export class ServerConnection {
       if (this.phase === 'ready' && (msg.type === 'list' || msg.type === 'stat' || msg.type === 'get')) {
         return this.enqueue(msg);
       }
-      throw new ProtocolError(
-        'ERR_XFER_PROTOCOL',
-        `A ${msg.type} frame is not allowed during ${this.phase}.`,
-      );
+      throw new UnexpectedFrameError(`A ${msg.type} frame is not allowed during ${this.phase}.`);
     } catch (err) {
       this.fail(toXferError(err));
     }
@@ -150,7 +158,7 @@ export class ServerConnection {
     const expected = authProof(token, 'client', this.clientNonce, this.serverNonce);
     if (!proofMatches(expected, clientProof)) {
       this.host.authFailed(this.socket.remoteAddress ?? '');
-      throw new RemoteError('ERR_XFER_AUTH', 'Authentication failed: the token does not match the server’s.');
+      throw new AuthError('Authentication failed: the token does not match the server’s.');
     }
     this.send({
       type: 'auth-ok',
@@ -167,7 +175,7 @@ export class ServerConnection {
 
   private enqueue(req: Request): void {
     if (!this.takeToken()) {
-      throw new RemoteError('ERR_XFER_RATE_LIMIT', 'Too many requests on one connection; closing it.');
+      throw new RateLimitError('Too many requests on one connection; closing it.');
     }
     if (this.draining) return;
     this.queue.push(req);
@@ -212,8 +220,8 @@ export class ServerConnection {
       else if (req.type === 'stat') await this.answerStat(req);
       else await this.answerGet(req);
     } catch (err) {
-      const error = toXferError(err);
-      if (error instanceof MidStreamError || !(error instanceof RemoteError)) {
+      const error = toXferError(err instanceof MidStreamError ? err.cause : err);
+      if (err instanceof MidStreamError || !REQUEST_VERDICTS.has(error.code)) {
         // Once raw bytes have started, or on an unexpected failure, the stream
         // can no longer be trusted: cut the connection, the client retries.
         this.host.log({ level: 'warn', message: `${this.peer} request failed: ${error.message}` });
@@ -245,7 +253,7 @@ export class ServerConnection {
   private record(name: string): FileRecord {
     const record = this.host.catalog.get(name);
     if (!record) {
-      throw new RemoteError('ERR_XFER_NOT_FOUND', `The server has no file named "${printableName(name)}".`);
+      throw new NotFoundError(`The server has no file named "${printableName(name)}".`);
     }
     return record;
   }
@@ -275,8 +283,7 @@ export class ServerConnection {
   private async answerGet(req: GetMessage): Promise<void> {
     const slot = `${this.sessionKey}\0${req.name}`;
     if (!this.host.claimFileSlot(slot)) {
-      throw new RemoteError(
-        'ERR_XFER_LIMIT',
+      throw new LimitError(
         `At most ${this.host.limits.maxDataConnectionsPerClientFile} connections may fetch one file at once.`,
       );
     }
@@ -357,11 +364,19 @@ export class ServerConnection {
 }
 
 /** A failure after the DATA header went out: the raw stream is broken. */
-class MidStreamError extends XferError {
-  constructor(cause: XferError) {
-    super(cause.code, cause.message, { cause });
+class MidStreamError extends Error {
+  constructor(override readonly cause: XferError) {
+    super(cause.message, { cause });
   }
 }
+
+/** The verdicts a request is answered with; any other failure cuts the connection. */
+const REQUEST_VERDICTS: ReadonlySet<XferErrorCode> = new Set([
+  'ERR_XFER_NOT_FOUND',
+  'ERR_XFER_RANGE',
+  'ERR_XFER_CHANGED',
+  'ERR_XFER_LIMIT',
+]);
 
 /** A GET must name the version the server has, and a range inside it. */
 function checkGet(req: GetMessage, file: FileVersion, hashes: FileHashes): void {
@@ -370,16 +385,14 @@ function checkGet(req: GetMessage, file: FileVersion, hashes: FileHashes): void 
     throw changed(req.name);
   }
   if (req.offset + req.length > file.size) {
-    throw new RemoteError(
-      'ERR_XFER_RANGE',
+    throw new RangeOutsideFileError(
       `Bytes ${req.offset}..${req.offset + req.length} lie past the end of "${printableName(req.name)}" (${file.size} bytes).`,
     );
   }
 }
 
-function changed(name: string): RemoteError {
-  return new RemoteError(
-    'ERR_XFER_CHANGED',
+function changed(name: string): FileChangedError {
+  return new FileChangedError(
     `"${printableName(name)}" changed on the server since it was listed; fetch it again.`,
   );
 }

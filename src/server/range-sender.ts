@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FileHandle } from 'node:fs/promises';
-import { NetworkError, RemoteError } from '../errors.js';
+import { ConnectionClosedError, FileChangedError } from '../errors.js';
 
 /**
  * 256 KiB reads move 1 GiB as fast as 1 MiB reads on loopback (1.1 s either
@@ -54,7 +54,7 @@ export async function sendRange(
   // Once the socket is destroyed Node may never call the callbacks of writes in
   // flight, so waiting for a buffer must also end when the socket closes;
   // otherwise the request would hang, holding its file handle and its slot.
-  const closedError = () => new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.');
+  const closedError = () => new ConnectionClosedError('The client closed the connection.');
   let onClose = (): void => undefined;
   const closed = new Promise<never>((_, reject) => {
     onClose = () => reject(closedError());
@@ -76,7 +76,7 @@ export async function sendRange(
       }
       if (bytesRead === 0) {
         buffers.give(buf);
-        throw new RemoteError('ERR_XFER_CHANGED', `The file shrank while being sent (at byte ${pos}).`);
+        throw new FileChangedError(`The file shrank while being sent (at byte ${pos}).`);
       }
       pos += bytesRead;
       // The buffer goes back to the pool when the socket is done with it.
@@ -113,7 +113,7 @@ export function drained(socket: Socket): Promise<void> {
   return new Promise((resolve, reject) => {
     // A socket already destroyed will emit neither 'drain' nor 'close' again.
     if (socket.destroyed) {
-      reject(new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.'));
+      reject(new ConnectionClosedError('The client closed the connection.'));
       return;
     }
     const finish = (err?: Error) => {
@@ -123,7 +123,7 @@ export function drained(socket: Socket): Promise<void> {
       else resolve();
     };
     const onDrain = () => finish();
-    const onClose = () => finish(new NetworkError('ERR_XFER_CLOSED', 'The client closed the connection.'));
+    const onClose = () => finish(new ConnectionClosedError('The client closed the connection.'));
     socket.on('drain', onDrain);
     socket.on('close', onClose);
   });

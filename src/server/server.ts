@@ -4,7 +4,13 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { encode, encodePreamble } from '../protocol/index.js';
-import { XferError, toXferError, type XferErrorCode } from '../errors.js';
+import {
+  AddressInUseError,
+  ListenPermissionError,
+  toXferError,
+  type XferError,
+  type XferErrorCode,
+} from '../errors.js';
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost, type ServerLog } from './connection.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
@@ -210,13 +216,12 @@ function listenError(err: unknown, host: string, port: number): XferError {
   const where = `port ${port} on ${host.includes(':') ? `[${host}]` : host}`;
   switch ((err as NodeJS.ErrnoException).code) {
     case 'EADDRINUSE':
-      return new XferError('ERR_XFER_ADDRESS_IN_USE', `Cannot listen on ${where}: another program uses it.`, {
+      return new AddressInUseError(`Cannot listen on ${where}: another program uses it.`, {
         cause: err,
       });
     case 'EACCES':
     case 'EPERM':
-      return new XferError(
-        'ERR_XFER_PERMISSION',
+      return new ListenPermissionError(
         `Not allowed to listen on ${where}: ports below 1024 need administrator rights.`,
         { cause: err },
       );

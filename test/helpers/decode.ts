@@ -1,12 +1,12 @@
 import { FrameDecoder, encodePreamble, type Message, type Preamble } from '../../src/protocol/index.js';
-import type { ProtocolError } from '../../src/errors.js';
+import type { XferError } from '../../src/errors.js';
 
 export type DecodedEvent =
   | { kind: 'preamble'; preamble: Preamble }
   | { kind: 'message'; message: Message }
   | { kind: 'data'; bytes: Buffer }
   | { kind: 'data-end' }
-  | { kind: 'error'; error: ProtocolError };
+  | { kind: 'error'; error: XferError };
 
 /** A decoder that records every event, merging adjacent raw data so splits compare equal. */
 export function recordingDecoder(peer: 'client' | 'server', maxFrameSize?: number) {
@@ -36,7 +36,7 @@ export function feedSplit(decoder: FrameDecoder, bytes: Buffer, cuts: number[]):
 }
 
 /** The error a stream ends in, after a valid preamble. */
-export function decodeError(peer: 'client' | 'server', frames: Buffer): ProtocolError | undefined {
+export function decodeError(peer: 'client' | 'server', frames: Buffer): XferError | undefined {
   const { decoder, events } = recordingDecoder(peer);
   decoder.push(Buffer.concat([encodePreamble(0), frames]));
   const last = events.at(-1);

@@ -5,7 +5,7 @@ import { readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ClientConnection } from '../../src/client/connection.js';
-import type { RemoteError } from '../../src/errors.js';
+import type { XferError } from '../../src/errors.js';
 import { FrameType, encode, type FileIdentity } from '../../src/protocol/index.js';
 import { RawPeer, rawFrame } from '../helpers/raw-peer.js';
 import { startServer } from '../helpers/server.js';
@@ -166,7 +166,7 @@ describe('xfer server', () => {
     const conn = await s.connect();
     const id = await identityOf(conn, 'f');
     let paused = false;
-    let late: RemoteError | undefined;
+    let late: XferError | undefined;
     const done = conn.get({
       name: 'f',
       offset: 0,
@@ -400,10 +400,7 @@ describe('xfer server', () => {
     // The client never read on, so the range was cut: reading what was buffered ends in a close.
     conn.resumeReading();
     const outcome = await transfer;
-    assert.ok(
-      outcome instanceof Error && (outcome as RemoteError).code === 'ERR_XFER_CLOSED',
-      String(outcome),
-    );
+    assert.ok(outcome instanceof Error && (outcome as XferError).code === 'ERR_XFER_CLOSED', String(outcome));
   });
 
   test('xfer ls prints a table and names the address it cannot reach', async (t) => {
