@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { DEFAULT_PORT, XferServer } from '../server/server.js';
 import { intOption, parseCommand, rateOption } from './args.js';
 import type { Cli } from './cli.js';
+import { forTerminal } from './escape.js';
 import { readToken, tokenOptions } from './token.js';
 
 export const SERVE_HELP = `Usage: xfer serve [options]
@@ -69,7 +70,8 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   server.on('log', ({ level, message }) => {
     if (level === 'debug' && !values.verbose) return;
-    const line = `${new Date().toISOString()} ${level} ${message}`;
+    // Log lines quote what clients sent (names, addresses): escaped, so no client can steer the terminal.
+    const line = `${new Date().toISOString()} ${level} ${forTerminal(message)}`;
     cli.info(line);
     logFile?.write(`${line}\n`);
   });
