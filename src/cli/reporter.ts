@@ -75,9 +75,11 @@ export class Reporter {
         // The first plain progress line comes a full interval in, with a measured speed, never "0 B/s".
         this.lastPlain = Date.now();
         // A small file is one round trip: its done line is enough (a log of thousands stays half as long).
-        if (this.mode === 'plain' && (event.size > WHOLE_FILE_MAX_BYTES || this.verbosity === 'verbose'))
+        if (this.verbosity === 'verbose' || (this.mode === 'plain' && event.size > WHOLE_FILE_MAX_BYTES))
           this.message(
-            `${forTerminal(event.file)}: fetching ${humanSize(event.size)} over ${event.parts.length} connection${event.parts.length === 1 ? '' : 's'}`,
+            this.unwrapped(
+              `${forTerminal(event.file)}: fetching ${humanSize(event.size)} over ${event.parts.length} connection${event.parts.length === 1 ? '' : 's'}`,
+            ),
           );
         break;
       case 'progress':
@@ -140,7 +142,7 @@ export class Reporter {
   private retry(event: Extract<ClientEvent, { type: 'retry' }>): void {
     const text = `retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)}s: ${event.message} [${event.code}]`;
     if (this.mode === 'plain' || this.verbosity === 'verbose') {
-      this.message(`${forTerminal(event.file)}: part ${event.part} ${forTerminal(text)}`);
+      this.message(this.unwrapped(`${forTerminal(event.file)}: part ${event.part} ${forTerminal(text)}`));
       return;
     }
     const part =
@@ -165,6 +167,11 @@ export class Reporter {
     this.view = undefined;
     this.notes.clear();
     this.status = undefined;
+  }
+
+  /** On a terminal, a status line is cut to the width rather than wrapped; a log keeps it whole. */
+  private unwrapped(line: string): string {
+    return this.mode === 'tty' ? fit(line, this.width() - 1) : line;
   }
 
   private width(): number {

@@ -122,4 +122,29 @@ describe('the terminal reporter', () => {
     });
     assert.equal(term.output(), `✓ ${file}  1 KiB in 1.0s (1 KiB/s)  verified sha256 abababababab\n`);
   });
+
+  test('--verbose on a terminal: each retry and each start is a line of its own, cut to the width', () => {
+    const term = terminal(40);
+    const reporter = new Reporter(term.cli, 'tty', false, 'verbose');
+    reporter.handle({ type: 'start', file: 'big.bin', size: 16 * MiB, parts: [], resumedBytes: 0 });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      reporter.handle({
+        type: 'retry',
+        file: 'big.bin',
+        part: 1,
+        attempt,
+        delayMs: 500,
+        code: 'ERR_XFER_CLOSED',
+        message: 'The connection to 127.0.0.1:9876 closed before the exchange finished.',
+      });
+    }
+    assert.equal(term.permanentLines(), 4);
+    const lines = term
+      .output()
+      .split('\n')
+      .filter((l) => l !== '');
+    assert.equal(lines[0], 'big.bin: fetching 16 MiB over 0 connect');
+    for (const line of lines) assert.ok(stringWidth(line) < 40, line);
+    assert.match(lines.at(-1)!, /^big\.bin: part 1 retry 3 in 0\.5s/);
+  });
 });
