@@ -32,7 +32,13 @@ export const ERROR_CODES = {
   ERR_XFER_SHUTDOWN: 'The server is shutting down.',
   ERR_XFER_CORRUPT: 'The downloaded data did not match the server’s size or SHA-256 and was rejected.',
   ERR_XFER_UNSAFE_PATH: 'A path would leave the download folder or is a symlink; nothing was written.',
-  ERR_XFER_DISK_FULL: 'The disk is full or a file-size limit was hit. Free space, then run again to resume.',
+  ERR_XFER_DISK_FULL: 'The disk is full, or too full for the file. Free space, then run again to resume.',
+  ERR_XFER_FILE_TOO_LARGE:
+    'The file is larger than this file system (or the file-size limit, ulimit -f) allows. Save it elsewhere.',
+  ERR_XFER_CATALOG_TOO_LARGE:
+    'The server’s catalog is larger than the client accepts (files or bytes); the listing was refused.',
+  ERR_XFER_CATALOG_TIMEOUT:
+    'The server did not finish sending its catalog within the LIST deadline; the listing was refused.',
   ERR_XFER_FS: 'A file operation failed (permissions, missing folder). The message names the file.',
   ERR_XFER_ADDRESS_IN_USE:
     'The server cannot listen: another program uses that port. Choose another port or stop that program.',
@@ -114,6 +120,9 @@ export class MalformedFrameError extends kind('ERR_XFER_MALFORMED') {}
 export class NumberOutOfRangeError extends kind('ERR_XFER_NUMBER') {}
 export class InvalidNameError extends kind('ERR_XFER_NAME') {}
 export class UnexpectedFrameError extends kind('ERR_XFER_PROTOCOL') {}
+export class CatalogTooLargeError extends kind('ERR_XFER_CATALOG_TOO_LARGE') {}
+/** Not ERR_XFER_TIMEOUT: a catalog dripped out too slowly is a verdict, not worth the retries a silence gets. */
+export class CatalogTimeoutError extends kind('ERR_XFER_CATALOG_TIMEOUT') {}
 
 // Verdicts on one request.
 export class NotFoundError extends kind('ERR_XFER_NOT_FOUND') {}
@@ -135,6 +144,7 @@ export class ShuttingDownError extends kind('ERR_XFER_SHUTDOWN') {}
 export class IntegrityError extends kind('ERR_XFER_CORRUPT') {}
 export class UnsafePathError extends kind('ERR_XFER_UNSAFE_PATH') {}
 export class DiskFullError extends kind('ERR_XFER_DISK_FULL') {}
+export class FileTooLargeError extends kind('ERR_XFER_FILE_TOO_LARGE') {}
 export class FileSystemError extends kind('ERR_XFER_FS') {}
 
 // Where the files go: the server's port, the client's folder.
@@ -158,6 +168,8 @@ const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
   ERR_XFER_NUMBER: NumberOutOfRangeError,
   ERR_XFER_NAME: InvalidNameError,
   ERR_XFER_PROTOCOL: UnexpectedFrameError,
+  ERR_XFER_CATALOG_TOO_LARGE: CatalogTooLargeError,
+  ERR_XFER_CATALOG_TIMEOUT: CatalogTimeoutError,
   ERR_XFER_NOT_FOUND: NotFoundError,
   ERR_XFER_RANGE: RangeOutsideFileError,
   ERR_XFER_CHANGED: FileChangedError,
@@ -173,6 +185,7 @@ const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
   ERR_XFER_CORRUPT: IntegrityError,
   ERR_XFER_UNSAFE_PATH: UnsafePathError,
   ERR_XFER_DISK_FULL: DiskFullError,
+  ERR_XFER_FILE_TOO_LARGE: FileTooLargeError,
   ERR_XFER_FS: FileSystemError,
   ERR_XFER_ADDRESS_IN_USE: AddressInUseError,
   ERR_XFER_PERMISSION: ListenPermissionError,
@@ -199,9 +212,14 @@ export function toXferError(error: unknown): XferError {
   const sysCode = (err as NodeJS.ErrnoException).code;
   switch (sysCode) {
     case 'ENOSPC':
-    case 'EFBIG':
     case 'EDQUOT':
       return new DiskFullError(`No space left to write: ${err.message}`, { cause: err });
+    case 'EFBIG':
+      return new FileTooLargeError(`Too large for this file system: ${err.message}`, { cause: err });
+    case 'ENAMETOOLONG':
+      return new FileSystemError(`A name is too long for this file system: ${shortPath(err)}.`, {
+        cause: err,
+      });
     case 'EACCES':
     case 'EPERM':
     case 'ENOENT':
@@ -227,4 +245,10 @@ export function toXferError(error: unknown): XferError {
     default:
       return new InternalError(err.message, { cause: err });
   }
+}
+
+/** The last part of an errno's path, cut short: a too-long name must not fill the screen. */
+function shortPath(err: NodeJS.ErrnoException): string {
+  const last = (err.path ?? '').split('/').pop() ?? '';
+  return last.length > 40 ? `${last.slice(0, 40)}…` : last;
 }

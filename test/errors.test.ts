@@ -28,7 +28,11 @@ describe('errors', () => {
   test('system errors map to codes a person can act on', () => {
     const sys = (code: string) => Object.assign(new Error(code), { code });
     assert.equal(toXferError(sys('ENOSPC')).code, 'ERR_XFER_DISK_FULL');
-    assert.equal(toXferError(sys('EFBIG')).code, 'ERR_XFER_DISK_FULL');
+    assert.equal(toXferError(sys('EFBIG')).code, 'ERR_XFER_FILE_TOO_LARGE');
+    assert.match(toXferError(sys('EFBIG')).message, /too large for this file system/i);
+    const long = Object.assign(sys('ENAMETOOLONG'), { path: `/data/${'n'.repeat(300)}` });
+    assert.equal(toXferError(long).code, 'ERR_XFER_FS');
+    assert.ok(toXferError(long).message.length < 120, toXferError(long).message);
     assert.equal(toXferError(sys('EACCES')).code, 'ERR_XFER_FS');
     assert.equal(toXferError(sys('ECONNREFUSED')).code, 'ERR_XFER_CONNECT');
     assert.equal(toXferError(sys('ECONNRESET')).code, 'ERR_XFER_CLOSED');

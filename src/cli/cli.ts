@@ -1,4 +1,4 @@
-import { AbortedError, XferError, toXferError } from '../errors.js';
+import { XferError, toXferError } from '../errors.js';
 import { forJsonLine, forTerminal } from './escape.js';
 
 export const EXIT_OK = 0;
@@ -7,6 +7,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 /** 128 + SIGPIPE: what a shell reports for a C tool whose reader went away (`xfer ls | head -1`). */
 export const EXIT_CLOSED_PIPE = 141;
+/** 128 + SIGTERM, as a shell reports a process that SIGTERM ended. */
 export const EXIT_TERMINATED = 143;
 
 /**
@@ -86,14 +87,6 @@ export class Cli {
     this.stderr.on('error', () => undefined);
   }
 
-  /** Settles as `work` does, or fails with ERR_XFER_ABORTED at the first Ctrl+C or SIGTERM. */
-  unlessInterrupted<T>(work: Promise<T>): Promise<T> {
-    const stopped = this.untilInterrupted().then(() => {
-      throw new AbortedError('Stopped on request.');
-    });
-    return Promise.race([work, stopped]);
-  }
-
   untilInterrupted(): Promise<void> {
     const signal = this.interrupt.signal;
     if (signal.aborted) return Promise.resolve();
@@ -103,7 +96,6 @@ export class Cli {
 
 /** What to do about a failure, in flags: the library's messages never mention the command line. */
 const HINTS: Partial<Record<string, string>> = {
-  ERR_XFER_AUTH: 'Give the token with --token, --token-file or XFER_TOKEN.',
   ERR_XFER_ADDRESS_IN_USE: 'Choose another with --port (0 picks a free one), or stop that program.',
   ERR_XFER_PERMISSION: 'Choose --port 1024 or above.',
 };

@@ -8,7 +8,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
 import { ReadOnlyFolderError, UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
-import { REMOTE_HELP, connectOptions, remoteOptions } from './remote.js';
+import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
 import { Reporter, type Verbosity } from './reporter.js';
 
 const transferOptions = {
@@ -170,6 +170,8 @@ async function runTransfer(
   try {
     const failed = await work(session, reporter);
     return failed > 0 ? EXIT_FAILED : EXIT_OK;
+  } catch (err) {
+    throw withFlagHint(err, connect);
   } finally {
     reporter.finish();
     session.close();

@@ -2,7 +2,7 @@ import { ClientConnection } from '../client/connection.js';
 import { UsageError } from '../errors.js';
 import { parseCommand } from './args.js';
 import type { Cli } from './cli.js';
-import { REMOTE_HELP, connectOptions, remoteOptions } from './remote.js';
+import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
 import { renderCatalog } from './render.js';
 
 export const LS_HELP = `Usage: xfer ls SERVER [options]
@@ -22,12 +22,12 @@ export async function ls(argv: string[], cli: Cli): Promise<number> {
   const { values, positionals } = parseCommand(argv, remoteOptions, 'ls');
   if (positionals.length !== 1)
     throw new UsageError('xfer ls takes exactly one SERVER (see `xfer ls --help`).');
-  const opening = ClientConnection.open(await connectOptions(positionals[0] ?? '', values));
-  // A server that never answers must not outlast Ctrl+C or SIGTERM.
-  opening.then((c) => cli.interrupted && c.close()).catch(() => undefined);
-  const conn = await cli.unlessInterrupted(opening);
+  const options = { ...(await connectOptions(positionals[0] ?? '', values)), signal: cli.interrupt.signal };
+  const conn = await ClientConnection.open(options).catch((err: unknown) => {
+    throw withFlagHint(err, options);
+  });
   try {
-    const entries = await cli.unlessInterrupted(conn.list());
+    const entries = await conn.list();
     if (values.json) {
       cli.json({ type: 'catalog', files: entries.map((e) => ({ name: e.name, size: e.size })) });
     } else {

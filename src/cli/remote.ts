@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseServerAddress } from '../client/address.js';
 import type { ConnectOptions } from '../client/connection.js';
-import { UsageError } from '../errors.js';
+import { UsageError, XferError, errorFromCode } from '../errors.js';
 import { intOption } from './args.js';
 import { readToken, tokenOptions } from './token.js';
 
@@ -53,4 +53,23 @@ export async function connectOptions(
     tls: values.tls ? { ca } : undefined,
     sessionId: randomBytes(16),
   };
+}
+
+/**
+ * The library names no flags; for a failure to connect the CLI adds the one
+ * a person should try, knowing which were given.
+ */
+export function withFlagHint(err: unknown, connect: ConnectOptions): unknown {
+  if (!(err instanceof XferError)) return err;
+  let hint: string | undefined;
+  if (err.code === 'ERR_XFER_TLS') {
+    hint = connect.tls
+      ? 'If the server speaks plain TCP, drop --tls; if its certificate is not publicly trusted, pass its CA with --ca.'
+      : 'Connect with --tls.';
+  } else if (err.code === 'ERR_XFER_AUTH') {
+    hint = connect.token
+      ? 'Check that this is the server you meant and that it uses the same token (--token, --token-file or XFER_TOKEN).'
+      : 'Pass its token with --token, --token-file or XFER_TOKEN.';
+  }
+  return hint ? errorFromCode(err.code, `${err.message} ${hint}`, { cause: err }) : err;
 }

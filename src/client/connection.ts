@@ -1,39 +1,51 @@
-import { randomBytes } from 'node:crypto';
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import type { XferError } from '../errors.js';
+import type { Socket } from 'node:net';
 import {
-  AuthError,
+  AbortedError,
+  CatalogTimeoutError,
   ConnectError,
   ConnectionClosedError,
   StalledError,
-  TlsError,
+  TimeoutError,
   UnexpectedFrameError,
   errorFromCode,
   toXferError,
+  type XferError,
 } from '../errors.js';
 import {
   FrameDecoder,
-  authProof,
   encode,
-  encodePreamble,
-  proofMatches,
   type CatalogEntry,
   type ClientMessage,
   type FileIdentity,
   type Message,
   type PiecesMessage,
 } from '../protocol/index.js';
-import { formatAddress, type ServerAddress } from './address.js';
+import { formatAddress } from './address.js';
+import { CatalogCollector } from './catalog-bounds.js';
+import { ClientHandshake } from './handshake.js';
+import {
+  closedInHandshake,
+  openSocket,
+  socketError,
+  wrongPeer,
+  type Phase,
+  type TransportOptions,
+} from './transport.js';
 
-export interface ConnectOptions extends ServerAddress {
+export interface ConnectOptions extends TransportOptions {
   token?: string | undefined;
-  tls?: { ca?: Buffer | undefined } | undefined;
   /** Identifies one client process to the server across its connections (the per-file connection limit). */
   sessionId: Buffer;
+  /** TCP (and TLS) connect. */
   connectTimeoutMs?: number;
+  /** From connected to ready: the xfer handshake (with TLS, the TLS handshake too). */
+  handshakeTimeoutMs?: number;
   /** A connection with requests outstanding that receives nothing for this long is failed as stalled. */
   stallTimeoutMs?: number;
+  /** A whole LIST, every CATALOG frame of it, must arrive within this. */
+  listTimeoutMs?: number;
+  /** Aborting it closes the connection at once, failing every request with ERR_XFER_ABORTED. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface GetRequest {
@@ -44,33 +56,31 @@ export interface GetRequest {
   /**
    * Raw bytes in order; `position` is the file offset of chunk[0]. The chunk
    * is borrowed: the connection reads into one reused buffer, so it is valid
-   * only during the call. Write it or copy it; do not keep it. Return false
-   * to stop reading until `resumeReading()` (a consumer that cannot keep up).
+   * only during the call. Write it or copy it; do not keep it.
    */
-  onChunk(chunk: Buffer, position: number): boolean | void;
+  onChunk(chunk: Buffer, position: number): void;
   /** The server reported, after the bytes, that the file changed while they were sent. */
   onLateError?(err: XferError): void;
 }
 
-interface Pending {
+interface Waiting {
   requestId: number;
-  kind: 'list' | 'stat' | 'get';
-  resolve(value: unknown): void;
   reject(err: XferError): void;
-  entries?: CatalogEntry[];
-  get?: GetRequest;
-  received?: number;
 }
+type Pending =
+  | (Waiting & { kind: 'list'; catalog: CatalogCollector; resolve(v: CatalogEntry[]): void })
+  | (Waiting & { kind: 'stat'; resolve(v: PiecesMessage): void })
+  | (Waiting & { kind: 'get'; get: GetRequest; received: number; resolve(): void });
+/** A request about to be sent: its id is given by `send`. */
+type NewRequest = Pending extends infer P ? (P extends Pending ? Omit<P, 'requestId'> : never) : never;
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/**
- * A TCP connection reads into one buffer of this size, reused for every read
- * (Node's `onread`): no allocation or garbage per chunk, and up to 1 MiB per
- * read. Measured on 256 MiB over loopback with a positional write per read:
- * 100 ms of CPU against 220 ms with Node's usual 64 KiB 'data' chunks.
- */
-const READ_BUFFER_BYTES = 1024 * 1024;
+/** As the server's own handshake deadline (docs/protocol.md §4). */
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+const DEFAULT_LIST_TIMEOUT_MS = 60_000;
+/** How many of the peer's first bytes are kept to say what it is when it is not an xfer server. */
+const FIRST_BYTES_KEPT = 8;
 
 /**
  * One connection to an xfer server. Requests may be pipelined: each is sent at
@@ -79,19 +89,24 @@ const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 export class ClientConnection {
   private readonly pending: Pending[] = [];
   private readonly decoder: FrameDecoder;
+  private readonly socket: Socket;
+  private readonly where: string;
   private nextId = 1;
+  private phase: Phase = 'connecting';
   private failure: XferError | undefined;
-  private handshake: { resolve(): void; reject(err: XferError): void } | undefined;
-  private readonly clientNonce = randomBytes(32);
-  private serverNonce: Buffer | undefined;
+  private firstBytes = Buffer.alloc(0);
+  private readonly handshake: ClientHandshake;
+  private ready: { resolve(): void; reject(err: XferError): void } | undefined;
+  private phaseTimer: NodeJS.Timeout | undefined;
+  private listTimer: NodeJS.Timeout | undefined;
   /** Recently finished GETs, so a CHANGED error that trails their bytes still reaches them. */
   private readonly finishedGets = new Map<number, GetRequest>();
-  private onCloseHooks: ((err: XferError) => void)[] = [];
+  private readonly onCloseHooks: ((err: XferError) => void)[] = [];
+  private readonly onAbort = () => this.fail(new AbortedError('Stopped on request.'));
 
-  private constructor(
-    private readonly socket: Socket,
-    private readonly options: ConnectOptions,
-  ) {
+  private constructor(private readonly options: ConnectOptions) {
+    this.where = formatAddress(options);
+    this.handshake = new ClientHandshake(options.token, this.where);
     this.decoder = new FrameDecoder(
       { peer: 'server' },
       {
@@ -99,292 +114,240 @@ export class ClientConnection {
         message: (msg) => this.onMessage(msg),
         data: (chunk) => this.onData(chunk),
         dataEnd: () => this.onDataEnd(),
-        error: (err) => this.fail(err),
+        error: (err) =>
+          this.fail(this.phase === 'handshake' ? wrongPeer(this.firstBytes, this.where, err) : err),
       },
     );
+    this.socket = openSocket(options, (chunk) => this.onBytes(chunk));
   }
 
+  /** Connects and completes the handshake (mutual authentication when a token is given). */
   static async open(options: ConnectOptions): Promise<ClientConnection> {
-    const where = formatAddress(options);
-    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    let conn: ClientConnection | undefined = undefined;
-    const socket = options.tls
-      ? tlsConnect({
-          host: options.host,
-          port: options.port,
-          ...(options.tls.ca ? { ca: options.tls.ca } : {}),
-          servername: /^[\d.]+$|:/.test(options.host) ? '' : options.host,
-        })
-      : tcpConnect({
-          host: options.host,
-          port: options.port,
-          onread: {
-            buffer: readBuffer,
-            callback: (n) => {
-              conn?.decoder.push(readBuffer.subarray(0, n));
-              return true;
-            },
-          },
-        });
-    // TLS sockets deliver decrypted 'data' chunks of their own (owned, so also fine to borrow).
-    if (options.tls) socket.on('data', (chunk: Buffer) => conn?.decoder.push(chunk));
-    conn = new ClientConnection(socket, options);
-    await conn.start(where, options.tls !== undefined);
+    const conn = new ClientConnection(options);
+    await conn.start();
     return conn;
-  }
-
-  get closed(): boolean {
-    return this.failure !== undefined;
-  }
-
-  get outstanding(): number {
-    return this.pending.length;
   }
 
   onClose(hook: (err: XferError) => void): void {
     this.onCloseHooks.push(hook);
   }
 
-  async list(): Promise<CatalogEntry[]> {
-    return (await this.request('list', { type: 'list', requestId: 0 })) as CatalogEntry[];
+  list(): Promise<CatalogEntry[]> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.every((p) => p.kind !== 'list')) this.startListDeadline();
+      this.send(
+        { type: 'list', requestId: 0 },
+        { kind: 'list', catalog: new CatalogCollector(this.where), resolve, reject },
+      );
+    });
   }
 
-  async stat(name: string): Promise<PiecesMessage> {
-    return (await this.request('stat', { type: 'stat', requestId: 0, name })) as PiecesMessage;
-  }
-
-  async get(req: GetRequest): Promise<void> {
-    await this.request(
-      'get',
-      {
-        type: 'get',
-        requestId: 0,
-        name: req.name,
-        offset: req.offset,
-        length: req.length,
-        expect: req.expect,
-      },
-      req,
+  stat(name: string): Promise<PiecesMessage> {
+    return new Promise((resolve, reject) =>
+      this.send({ type: 'stat', requestId: 0, name }, { kind: 'stat', resolve, reject }),
     );
   }
 
-  resumeReading(): void {
-    this.socket.resume();
+  get(req: GetRequest): Promise<void> {
+    const { name, offset, length, expect } = req;
+    return new Promise((resolve, reject) =>
+      this.send(
+        { type: 'get', requestId: 0, name, offset, length, expect },
+        { kind: 'get', get: req, received: 0, resolve, reject },
+      ),
+    );
   }
 
   close(): void {
     this.fail(new ConnectionClosedError('The connection was closed by the client.'));
   }
 
-  private start(where: string, tls: boolean): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.fail(new ConnectError(`Timed out connecting to ${where}.`)),
-        this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      );
-      const clear = () => clearTimeout(timer);
-      this.onCloseHooks.push(clear);
-      this.handshake = {
-        resolve: () => {
-          clear();
-          resolve();
-        },
-        reject,
-      };
-      this.socket.once(tls ? 'secureConnect' : 'connect', () => {
-        this.socket.setNoDelay(true);
-        this.socket.write(
-          Buffer.concat([
-            encodePreamble(0),
-            encode({ type: 'hello', sessionId: this.options.sessionId, clientNonce: this.clientNonce }),
-          ]),
-        );
-      });
-      this.socket.on('error', (err: NodeJS.ErrnoException) =>
-        this.fail(socketError(err, where, this.handshake !== undefined, tls)),
-      );
-      this.socket.on('close', () =>
-        this.fail(new ConnectionClosedError(`The connection to ${where} closed.`)),
-      );
-      this.socket.setTimeout(this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => {
-        if (this.pending.length > 0 || this.handshake) {
-          this.fail(
-            new StalledError(
-              `No data from ${where} for ${(this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS) / 1000} s.`,
-            ),
-          );
-        }
-      });
+  private start(): Promise<void> {
+    const { signal, tls } = this.options;
+    const ready = new Promise<void>((resolve, reject) => (this.ready = { resolve, reject }));
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.armPhaseTimer(this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, () =>
+      this.fail(new ConnectError(`Timed out connecting to ${this.where}.`)),
+    );
+    this.socket.once('connect', () => this.onConnected());
+    if (tls) this.socket.once('secureConnect', () => this.sendHello());
+    this.socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail(socketError(err, this.where, this.phase, tls !== undefined)),
+    );
+    this.socket.on('close', () => void this.onSocketClose());
+    const stallMs = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.socket.setTimeout(stallMs, () => {
+      if (this.pending.length === 0) return;
+      this.fail(new StalledError(`No data from ${this.where} for ${stallMs / 1000} s.`));
     });
+    return ready;
+  }
+
+  /** TCP is up: from here the handshake deadline runs, whatever the peer does or does not send. */
+  private onConnected(): void {
+    this.phase = 'handshake';
+    const ms = this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.armPhaseTimer(ms, () =>
+      this.fail(
+        new TimeoutError(
+          `${this.where} accepted the connection but did not complete the xfer handshake within ${ms / 1000} s.`,
+        ),
+      ),
+    );
+    this.socket.setNoDelay(true);
+    if (!this.options.tls) this.sendHello();
+  }
+
+  private sendHello(): void {
+    this.socket.write(this.handshake.hello(this.options.sessionId));
+  }
+
+  private armPhaseTimer(ms: number, onTimeout: () => void): void {
+    clearTimeout(this.phaseTimer);
+    this.phaseTimer = setTimeout(onTimeout, ms);
+  }
+
+  private async onSocketClose(): Promise<void> {
+    if (this.phase !== 'handshake' || this.failure) {
+      return this.fail(new ConnectionClosedError(`The connection to ${this.where} closed.`));
+    }
+    const ms = this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.fail(await closedInHandshake(this.options, this.firstBytes.length > 0, ms));
   }
 
   private handshakeDone(): void {
-    const handshake = this.handshake;
-    this.handshake = undefined;
-    handshake?.resolve();
+    this.phase = 'ready';
+    clearTimeout(this.phaseTimer);
+    this.ready?.resolve();
+    this.ready = undefined;
   }
 
-  private request(
-    kind: Pending['kind'],
-    msg: ClientMessage & { requestId: number },
-    get?: GetRequest,
-  ): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
-    const requestId = this.nextId++;
-    msg.requestId = requestId;
-    return new Promise((resolve, reject) => {
-      const p: Pending = { requestId, kind, resolve, reject };
-      if (get) {
-        p.get = get;
-        p.received = 0;
-      }
-      this.pending.push(p);
-      try {
-        this.socket.write(encode(msg));
-      } catch (err) {
-        this.pending.pop();
-        reject(toXferError(err));
-      }
-    });
+  private startListDeadline(): void {
+    const ms = this.options.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS;
+    clearTimeout(this.listTimer);
+    this.listTimer = setTimeout(
+      () =>
+        this.fail(
+          new CatalogTimeoutError(`${this.where} did not finish sending its catalog within ${ms / 1000} s.`),
+        ),
+      ms,
+    );
+  }
+
+  private send(msg: ClientMessage & { requestId: number }, pending: NewRequest): void {
+    if (this.failure) return pending.reject(this.failure);
+    const p: Pending = { ...pending, requestId: this.nextId++ };
+    msg.requestId = p.requestId;
+    this.pending.push(p);
+    this.socket.write(encode(msg));
+  }
+
+  private onBytes(chunk: Buffer): void {
+    if (this.phase === 'handshake' && this.firstBytes.length < FIRST_BYTES_KEPT) {
+      this.firstBytes = Buffer.concat([this.firstBytes, chunk.subarray(0, FIRST_BYTES_KEPT)]);
+    }
+    this.decoder.push(chunk);
   }
 
   private onMessage(msg: Message): void {
-    if (msg.type === 'welcome') return this.onWelcome(msg.authRequired, msg.serverNonce);
-    if (msg.type === 'auth-ok' && this.handshake) return this.onAuthOk(msg.serverProof);
+    if ((msg.type === 'welcome' || msg.type === 'auth-ok') && this.phase === 'handshake') {
+      return this.onHandshakeFrame(msg);
+    }
     if (msg.type === 'error') return this.onErrorFrame(msg.requestId, msg.code, msg.message);
     const head = this.pending[0];
-    if (this.handshake || !head || !('requestId' in msg) || msg.requestId !== head.requestId) {
+    if (this.phase !== 'ready' || !head || !('requestId' in msg) || msg.requestId !== head.requestId) {
       return this.fail(new UnexpectedFrameError(`The server sent an unexpected ${msg.type} frame.`));
     }
-    switch (msg.type) {
-      case 'catalog':
-        if (head.kind !== 'list') break;
-        (head.entries ??= []).push(...msg.entries);
-        if (!msg.more) this.settle(head.entries);
-        return;
-      case 'pieces':
-        if (head.kind !== 'stat') break;
-        return this.settle(msg);
-      case 'data': {
-        const get = head.get;
-        if (head.kind !== 'get' || !get) break;
-        // Exactly the range asked for, never more: a server cannot make us write elsewhere.
-        if (msg.offset !== get.offset || msg.length !== get.length) {
-          return this.fail(
-            new UnexpectedFrameError(
-              `The server answered bytes ${msg.offset}+${msg.length} for a request of ${get.offset}+${get.length}.`,
-            ),
-          );
-        }
-        return;
-      }
-      default:
-        break;
+    if (msg.type === 'catalog' && head.kind === 'list') return this.onCatalog(head, msg.more, msg.entries);
+    if (msg.type === 'pieces' && head.kind === 'stat') return this.settle(() => head.resolve(msg));
+    if (msg.type === 'data' && head.kind === 'get') {
+      // Exactly the range asked for, never more: a server cannot make us write elsewhere.
+      if (msg.offset === head.get.offset && msg.length === head.get.length) return;
+      return this.fail(
+        new UnexpectedFrameError(
+          `The server answered bytes ${msg.offset}+${msg.length} for a request of ${head.get.offset}+${head.get.length}.`,
+        ),
+      );
     }
     this.fail(new UnexpectedFrameError(`The server sent a ${msg.type} frame in answer to a ${head.kind}.`));
   }
 
-  private onWelcome(authRequired: boolean, serverNonce: Buffer): void {
-    if (!this.handshake || this.serverNonce) {
-      return this.fail(new UnexpectedFrameError('The server sent a second welcome.'));
+  /** One CATALOG frame: counted against the bounds before its entries are kept. */
+  private onCatalog(head: Extract<Pending, { kind: 'list' }>, more: boolean, entries: CatalogEntry[]): void {
+    let complete: boolean;
+    try {
+      complete = head.catalog.add(more, entries);
+    } catch (err) {
+      return this.fail(toXferError(err));
     }
-    const token = this.options.token;
-    if (!authRequired) return this.handshakeDone();
-    if (!token) {
-      return this.fail(new AuthError('The server requires a token.'));
-    }
-    this.serverNonce = serverNonce;
-    this.socket.write(
-      encode({ type: 'auth', clientProof: authProof(token, 'client', this.clientNonce, serverNonce) }),
-    );
+    if (!complete) return;
+    this.settle(() => head.resolve(head.catalog.entries));
+    if (this.pending.some((p) => p.kind === 'list')) this.startListDeadline();
+    else clearTimeout(this.listTimer);
   }
 
-  /** The server must prove it knows the token too before it is sent a single request. */
-  private onAuthOk(serverProof: Buffer): void {
-    const token = this.options.token;
-    const nonce = this.serverNonce;
-    if (!token || !nonce || !proofMatches(authProof(token, 'server', this.clientNonce, nonce), serverProof)) {
-      return this.fail(new AuthError('The server could not prove it knows the token; refusing it.'));
+  private onHandshakeFrame(msg: Extract<Message, { type: 'welcome' | 'auth-ok' }>): void {
+    try {
+      if (msg.type === 'auth-ok') {
+        this.handshake.onAuthOk(msg.serverProof);
+        return this.handshakeDone();
+      }
+      const auth = this.handshake.onWelcome(msg.authRequired, msg.serverNonce);
+      if (auth) this.socket.write(auth);
+      else this.handshakeDone();
+    } catch (err) {
+      this.fail(toXferError(err));
     }
-    this.handshakeDone();
   }
 
   private onData(chunk: Buffer): void {
     const head = this.pending[0];
-    if (!head?.get || head.received === undefined) return;
+    if (head?.kind !== 'get') return;
     const position = head.get.offset + head.received;
     head.received += chunk.length;
-    if (head.get.onChunk(chunk, position) === false) this.socket.pause();
+    head.get.onChunk(chunk, position);
   }
 
   private onDataEnd(): void {
     const head = this.pending[0];
-    if (!head?.get) return;
+    if (head?.kind !== 'get') return;
     this.finishedGets.set(head.requestId, head.get);
     if (this.finishedGets.size > 16)
       this.finishedGets.delete(this.finishedGets.keys().next().value as number);
-    this.settle(undefined);
+    this.settle(() => head.resolve());
   }
 
   private onErrorFrame(requestId: number, code: string, message: string): void {
     const err = errorFromCode(code, message);
     if (requestId === 0) return this.fail(err);
     const late = this.finishedGets.get(requestId);
-    if (late) {
-      late.onLateError?.(err);
-      return;
-    }
+    if (late) return late.onLateError?.(err);
     const head = this.pending[0];
     if (!head || head.requestId !== requestId) {
       return this.fail(
         new UnexpectedFrameError(`The server sent an error for unknown request ${requestId}.`),
       );
     }
-    this.pending.shift();
-    head.reject(err);
+    this.settle(() => head.reject(err));
   }
 
-  private settle(value: unknown): void {
-    this.pending.shift()?.resolve(value);
+  /** The head request is answered: off the queue, then told. */
+  private settle(answer: () => void): void {
+    this.pending.shift();
+    answer();
   }
 
   private fail(err: XferError): void {
     if (this.failure) return;
     this.failure = err;
+    clearTimeout(this.phaseTimer);
+    clearTimeout(this.listTimer);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
     this.socket.destroy();
-    this.handshake?.reject(err);
-    this.handshake = undefined;
+    this.ready?.reject(err);
+    this.ready = undefined;
     for (const p of this.pending.splice(0)) p.reject(err);
     for (const hook of this.onCloseHooks) hook(err);
   }
-}
-
-function socketError(
-  err: NodeJS.ErrnoException,
-  where: string,
-  connecting: boolean,
-  tls: boolean,
-): XferError {
-  if (
-    tls &&
-    (err.code?.startsWith('ERR_TLS') ||
-      err.code?.includes('CERT') ||
-      err.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
-      err.code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
-      /certificate|SSL/i.test(err.message))
-  ) {
-    return new TlsError(`TLS with ${where} failed: ${err.message}. Pass the server's CA with --ca.`, {
-      cause: err,
-    });
-  }
-  const mapped = toXferError(err);
-  if (connecting && mapped.code === 'ERR_XFER_CONNECT') {
-    return new ConnectError(
-      `Cannot connect to ${where}: ${err.code ?? err.message}. Is the server running there?`,
-      { cause: err },
-    );
-  }
-  return mapped.code === 'ERR_XFER_INTERNAL'
-    ? new ConnectionClosedError(`Connection to ${where} failed: ${err.message}`, { cause: err })
-    : mapped;
 }

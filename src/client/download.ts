@@ -167,7 +167,7 @@ export class FileDownload {
       );
     }
     await this.loadResume();
-    this.file = await PartFile.open(this.paths.part, size);
+    this.file = await PartFile.open(this.paths.part, size, file.name);
     try {
       await this.verifyResumedPieces();
       // Written before any data, so the state file has its disk space even if the disk fills up later.

@@ -9,6 +9,8 @@ import { ClientConnection, type ConnectOptions } from './connection.js';
 export class ConnectionPool {
   private readonly slots = new Map<number, Promise<ClientConnection>>();
   private closed = false;
+  /** Some connection completed its handshake: the server exists, so a failure may be worth a retry. */
+  everConnected = false;
 
   constructor(
     readonly options: ConnectOptions,
@@ -22,7 +24,10 @@ export class ConnectionPool {
     conn = ClientConnection.open(this.options);
     this.slots.set(slot, conn);
     conn.then(
-      (c) => c.onClose(() => this.forget(slot, conn)),
+      (c) => {
+        this.everConnected = true;
+        c.onClose(() => this.forget(slot, conn));
+      },
       () => this.forget(slot, conn),
     );
     return conn;

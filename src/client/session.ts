@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { constants as fsc, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,11 +51,13 @@ export class ClientSession {
       throw new UsageError(`Connections must be 1 to 4, not ${o.connections}.`);
     }
     this.pool = new ConnectionPool(
-      { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs },
+      { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs, signal: o.signal },
       o.connections,
     );
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
     this.folder = new DownloadFolder(o.dataDir);
+    // Every small file in flight may wait out a back-off on the signal at once, beside the pool's connections.
+    setMaxListeners(Math.max(getMaxListeners(o.signal), SMALL_FILE_WINDOW + 16), o.signal);
   }
 
   /** Before a batch of names: the download folder and its subfolders are checked afresh. */
@@ -214,7 +217,8 @@ export class ClientSession {
         return await request();
       } catch (err) {
         const e = toXferError(err);
-        if (!e.retryable || attempt > this.policy.maxAttempts || this.o.signal.aborted) throw e;
+        // A server never reached is not retried: the first handshake's failure is the answer.
+        if (!e.retryable || !this.pool.everConnected || attempt > this.policy.maxAttempts) throw e;
         this.pool.drop(0);
         await sleep(backoffDelay(attempt, this.policy), this.o.signal).catch(() => undefined);
         if (this.o.signal.aborted) throw new AbortedError('Stopped on request.');

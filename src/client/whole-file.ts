@@ -80,8 +80,7 @@ export class WholeFileDownload {
     const slot = (this.o.firstSlot ?? 0) % pool.size;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw abortError();
-      const abort = () => pool.drop(slot);
-      signal.addEventListener('abort', abort, { once: true });
+      // No abort listener per file (32 in flight would trip MaxListeners): the signal closes the pool's connections.
       try {
         return await this.fetchOnce(slot);
       } catch (err) {
@@ -92,8 +91,6 @@ export class WholeFileDownload {
         const gaveUp = giveUpAfter(this.o, attempt, e);
         if (gaveUp) throw gaveUp;
         await backOff(this.o, 0, attempt, e);
-      } finally {
-        signal.removeEventListener('abort', abort);
       }
     }
   }

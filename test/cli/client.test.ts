@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { finished, runCli, startCli, waitForStderr } from '../helpers/cli.js';
+import { downloaded, ownFiles } from '../helpers/download-dir.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { patternBytes, sha256, tempDir, waitFor } from '../helpers/tmp.js';
@@ -19,7 +21,7 @@ describe('xfer client and get', () => {
     assert.equal(r.stderr.match(/no file named "missing\.txt"/g)?.length, 1);
     assert.match(r.stderr, /Files on the server:[\s\S]*a\.txt\s+5 B/);
     assert.ok(r.stderr.indexOf('✓ b c.bin') < r.stderr.indexOf('✓ a.txt'), 'fetched in input.txt order');
-    assert.deepEqual((await readdir(join(dir, 'data'))).sort(), ['a.txt', 'b c.bin']);
+    assert.deepEqual(await downloaded(join(dir, 'data')), ['a.txt', 'b c.bin']);
     assert.equal(await readFile(join(dir, 'data', 'a.txt'), 'utf8'), 'alpha');
     assert.equal(r.stdout, '', 'human output goes to stderr');
     // A second run finds everything in place, verified, and succeeds.
@@ -61,10 +63,10 @@ describe('xfer client and get', () => {
     const r = await exit;
     assert.equal(r.code, 130, r.stderr);
     assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
-    const left = await readdir(join(dir, 'data'));
-    assert.ok(!left.includes('big'), 'no final-named partial file');
-    assert.ok(left.includes('big.part'));
-    assert.ok(left.includes('.big.xfer'), 'resume state is kept');
+    assert.deepEqual(await downloaded(join(dir, 'data')), [], 'no final-named partial file');
+    const own = ownFiles(join(dir, 'data'), 'big');
+    assert.ok(existsSync(own.part), 'the .part is kept');
+    assert.ok(existsSync(own.state), 'resume state is kept');
   });
 
   test('without an address and without a terminal, xfer client exits 2 with usage', async () => {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { XferServer } from '../../src/server/server.js';
 import { finished, runCli, startCli } from '../helpers/cli.js';
+import { bookkeeping, downloaded, ownFiles } from '../helpers/download-dir.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
@@ -36,7 +38,8 @@ describe('resilience', () => {
     );
     assert.ok(resent < 0.6 * content.length, `second run sent ${resent} bytes`);
     assert.equal(sha256(await readFile(join(dir, 'data', 'big'))), sha256(content));
-    assert.deepEqual(await readdir(join(dir, 'data')), ['big'], 'no .part or state left');
+    assert.deepEqual(await downloaded(join(dir, 'data')), ['big']);
+    assert.deepEqual(await bookkeeping(join(dir, 'data')), [], 'no .part or state left');
   });
 
   test('every connection cut after 8 MiB: the file still completes exactly', async (t) => {
@@ -90,11 +93,9 @@ describe('resilience', () => {
     const r = await exit;
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /Gave up on "big" after 2 retries.*\[ERR_XFER_(CONNECT|CLOSED)\]/);
-    const left = await readdir(join(dir, 'data'));
-    assert.ok(
-      left.includes('big.part') && left.includes('.big.xfer') && !left.includes('big'),
-      left.join(', '),
-    );
+    assert.deepEqual(await downloaded(join(dir, 'data')), []);
+    const own = ownFiles(join(dir, 'data'), 'big');
+    assert.deepEqual(await bookkeeping(join(dir, 'data')), [basename(own.part), basename(own.state)].sort());
   });
 
   test('a stalled connection is detected within the stall timeout and retried', async (t) => {
@@ -152,7 +153,7 @@ describe('resilience', () => {
     await waitFor(() => relay.bytesToClient > 8 * MiB, 10_000, 'some progress');
     first.controller.abort();
     assert.ok((await fetching) instanceof Error);
-    assert.ok((await readdir(first.dataDir)).includes('.f.xfer'));
+    assert.ok(existsSync(ownFiles(first.dataDir, 'f').state), 'resume state kept');
     const replacement = patternBytes(32 * MiB, 27);
     await writeFile(join(s.resources, 'f'), replacement);
     await s.server.catalog.rescan();
@@ -166,16 +167,23 @@ describe('resilience', () => {
   });
 
   test('disk full: a clear ERR_XFER_DISK_FULL, exit 1, no crash, and the verified pieces kept', async (t) => {
-    const out = await smallDisk(t, '12m');
+    const out = await smallDisk(t, '40m');
     if (!out) return;
     const s = await startServer(t, { big: patternBytes(32 * MiB, 28) });
-    const r = await runCli(['get', `127.0.0.1:${s.port}`, 'big', '--out', out, '--connections', '1']);
+    const relay = await Relay.start(s.port, () => ({ rateBytesPerSec: 8 * MiB }));
+    t.after(() => relay.close());
+    // The file fits when it starts (the free-space check passes); then something else fills the disk.
+    const child = startCli(['get', `127.0.0.1:${relay.port}`, 'big', '--out', out, '--connections', '1']);
+    const exit = finished(child, 30_000);
+    await waitFor(() => relay.bytesToClient > 4 * MiB, 10_000, 'download under way');
+    await writeFile(join(out, 'filler'), Buffer.alloc(40 * MiB)).catch(() => undefined);
+    const r = await exit;
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /ERR_XFER_DISK_FULL/);
-    const left = await readdir(out);
-    assert.ok(!left.includes('big'), 'no final file');
-    assert.ok(left.includes('big.part') && left.includes('.big.xfer'), `kept: ${left.join(', ')}`);
-    const state = JSON.parse(await readFile(join(out, '.big.xfer'), 'utf8')) as { done: string };
+    assert.ok(!(await downloaded(out)).includes('big'), 'no final file');
+    const own = ownFiles(out, 'big');
+    assert.ok(existsSync(own.part) && existsSync(own.state), `kept: ${(await bookkeeping(out)).join(', ')}`);
+    const state = JSON.parse(await readFile(own.state, 'utf8')) as { done: string };
     const written = [...Buffer.from(state.done, 'base64')].reduce(
       (n, byte) => n + byte.toString(2).replaceAll('0', '').length,
       0,
@@ -187,9 +195,9 @@ describe('resilience', () => {
     const s = await startServer(t, { f: 'payload' });
     const dir = await tempDir(t);
     const data = join(dir, 'data');
-    await mkdir(data);
+    await mkdir(join(data, '.xfer'), { recursive: true });
     await writeFile(join(dir, 'victim'), 'untouched');
-    await symlink(join(dir, 'victim'), join(data, 'f.part'));
+    await symlink(join(dir, 'victim'), ownFiles(data, 'f').part);
     const run = await newSession(t, s.port, { dataDir: data });
     assert.deepEqual(await run.session.fetch('f'), { ok: false, retryable: false });
     assert.equal(eventsOf(run.events, 'error')[0]?.code, 'ERR_XFER_UNSAFE_PATH');
@@ -218,7 +226,7 @@ describe('resilience', () => {
     // eslint-disable-next-line no-control-regex -- looking for exactly these raw bytes
     assert.doesNotMatch(r.stderr, /\x1b|\x07/, 'no raw control characters reach the terminal');
     assert.match(r.stderr, /evil\\x1b\]0;pwned\\x07/);
-    assert.deepEqual(await readdir(join(dir, 'data')), ['ok']);
+    assert.deepEqual(await downloaded(join(dir, 'data')), ['ok']);
     assert.deepEqual((await readdir(dir)).sort(), ['data', 'input.txt']);
   });
 

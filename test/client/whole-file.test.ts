@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fetchAll } from '../../src/client/session.js';
 import { WHOLE_FILE_MAX_BYTES } from '../../src/client/whole-file.js';
 import { encode } from '../../src/protocol/index.js';
 import { catalogFrame, startFakeServer } from '../helpers/fake-server.js';
+import { bookkeeping, downloaded, ownFiles } from '../helpers/download-dir.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
@@ -28,13 +30,8 @@ describe('small files (one request, verified in memory)', () => {
     for (const [name, content] of Object.entries(files)) {
       assert.equal(sha256(await readFile(join(run.dataDir, name))), sha256(content), name);
     }
-    assert.deepEqual((await readdir(run.dataDir, { recursive: true })).map(String).sort(), [
-      'edge',
-      'empty',
-      'sub',
-      'sub/mid.bin',
-      'tiny',
-    ]);
+    assert.deepEqual(await bookkeeping(run.dataDir), []);
+    assert.deepEqual(await downloaded(run.dataDir), ['edge', 'empty', 'sub', 'sub/mid.bin', 'tiny']);
     const mid = eventsOf(run.events, 'progress').filter((e) => e.file === 'sub/mid.bin');
     assert.deepEqual(mid.at(-1)?.parts, [{ part: 0, bytes: 300 * KiB, total: 300 * KiB }]);
     assert.equal(eventsOf(run.events, 'start').find((e) => e.file === 'edge')?.parts.length, 1);
@@ -89,18 +86,19 @@ describe('small files (one request, verified in memory)', () => {
       eventsOf(run.events, 'error').map((e) => e.code),
       ['ERR_XFER_CORRUPT'],
     );
-    assert.deepEqual(await readdir(run.dataDir), []);
+    assert.deepEqual(await downloaded(run.dataDir), []);
+    assert.deepEqual(await bookkeeping(run.dataDir), []);
   });
 
   test('a FIFO planted as the .part is refused at once instead of blocking', async (t) => {
     const s = await startServer(t, { f: 'payload' });
     const data = join(await tempDir(t), 'data');
-    await mkdir(data);
-    execFileSync('mkfifo', [join(data, 'f.part')]);
+    await mkdir(join(data, '.xfer'), { recursive: true });
+    execFileSync('mkfifo', [ownFiles(data, 'f').part]);
     const run = await newSession(t, s.port, { dataDir: data });
     assert.deepEqual(await run.session.fetch('f'), { ok: false, retryable: false });
     assert.equal(eventsOf(run.events, 'error')[0]?.code, 'ERR_XFER_UNSAFE_PATH');
-    assert.deepEqual(await readdir(data), ['f.part']);
+    assert.deepEqual(await bookkeeping(data), [basename(ownFiles(data, 'f').part)]);
   });
 
   test('disk full: ERR_XFER_DISK_FULL and no .part left behind', async (t) => {
@@ -111,6 +109,35 @@ describe('small files (one request, verified in memory)', () => {
     const run = await newSession(t, s.port, { dataDir: out });
     assert.deepEqual(await run.session.fetch('f'), { ok: false, retryable: false });
     assert.equal(eventsOf(run.events, 'error')[0]?.code, 'ERR_XFER_DISK_FULL');
-    assert.deepEqual(await readdir(out), ['filler']);
+    assert.deepEqual(await downloaded(out), ['filler']);
+    assert.deepEqual(await bookkeeping(out), []);
+  });
+});
+
+describe('many small files in flight', () => {
+  test('64 at once raise no MaxListenersExceededWarning, even when they all back off together', async (t) => {
+    const files = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`s${i}`, patternBytes(2 * KiB, i + 1)]),
+    );
+    const s = await startServer(t, files);
+    // The first pooled connections are cut mid-batch: up to 32 files back off at the same time.
+    const relay = await Relay.start(s.port, (i) => (i < 12 ? { cutAfterBytes: 3 * KiB } : {}));
+    t.after(() => relay.close());
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const run = await newSession(t, relay.port);
+    let ok = 0;
+    await fetchAll(run.session, Object.keys(files), run.controller.signal, (_n, o) => (ok += o.ok ? 1 : 0));
+    assert.equal(ok, 64);
+    t.diagnostic(`${eventsOf(run.events, 'retry').length} retries`);
+    assert.ok(eventsOf(run.events, 'retry').length > 10, 'many files backed off at once');
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      warnings.map((w) => w.name),
+      [],
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import {
@@ -5,30 +6,56 @@ import {
   FrameType,
   encode,
   encodePreamble,
+  pieceCount,
+  pieceSizeFor,
   type CatalogEntry,
   type Message,
 } from '../../src/protocol/index.js';
 
 /** How the fake server answers; each handler writes raw bytes, so it can lie in any way. */
 export interface FakeBehaviour {
-  list(requestId: number): Buffer;
-  stat?(requestId: number, name: string): Buffer;
+  /** Bytes for a LIST; none at all (the request is swallowed: a stalled LIST) when it returns undefined. */
+  list(requestId: number, socket: Socket): Buffer | undefined;
+  /** Bytes for a STAT; none (a stalled STAT) when it returns undefined. */
+  stat?(requestId: number, name: string): Buffer | undefined;
   get?(req: Extract<Message, { type: 'get' }>, socket: Socket): void;
+  /**
+   * How a connection starts: `xfer` (the default) speaks the handshake;
+   * `silent` accepts and never sends a byte; `reset` accepts and resets.
+   */
+  greeting?: 'xfer' | 'silent' | 'reset';
+  /** WELCOME's authRequired flag (default false). */
+  authRequired?: boolean;
+  /** The AUTH_OK proof sent after any AUTH (default: random bytes, a server that does not know the token). */
+  serverProof?: Buffer;
+}
+
+/** What the scripted server saw, for tests that wait for a state instead of sleeping. */
+export interface FakeServerStats {
+  connections: number;
+  lists: number;
+  stats: number;
+  gets: number;
 }
 
 /**
  * A scripted, possibly malicious xfer server: it speaks the handshake
- * properly, then answers with whatever bytes the test hands it.
+ * properly (or, scripted, not at all), then answers with whatever bytes the
+ * test hands it.
  */
 export async function startFakeServer(
   t: TestContext,
   behaviour: FakeBehaviour,
-): Promise<{ port: number; server: Server }> {
+): Promise<{ port: number; server: Server; stats: FakeServerStats }> {
   const sockets = new Set<Socket>();
+  const stats: FakeServerStats = { connections: 0, lists: 0, stats: 0, gets: 0 };
   const server = createServer((socket) => {
+    stats.connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    if (behaviour.greeting === 'silent') return;
+    if (behaviour.greeting === 'reset') return void socket.resetAndDestroy();
     socket.write(encodePreamble(0));
     const decoder = new FrameDecoder(
       { peer: 'client' },
@@ -39,13 +66,24 @@ export async function startFakeServer(
             socket.write(
               encode({
                 type: 'welcome',
-                serverNonce: Buffer.alloc(32),
-                authRequired: false,
+                serverNonce: randomBytes(32),
+                authRequired: behaviour.authRequired ?? false,
               }),
             );
-          } else if (m.type === 'list') socket.write(behaviour.list(m.requestId));
-          else if (m.type === 'stat' && behaviour.stat) socket.write(behaviour.stat(m.requestId, m.name));
-          else if (m.type === 'get' && behaviour.get) behaviour.get(m, socket);
+          } else if (m.type === 'auth') {
+            socket.write(encode({ type: 'auth-ok', serverProof: behaviour.serverProof ?? randomBytes(32) }));
+          } else if (m.type === 'list') {
+            stats.lists++;
+            const answer = behaviour.list(m.requestId, socket);
+            if (answer) socket.write(answer);
+          } else if (m.type === 'stat') {
+            stats.stats++;
+            const answer = behaviour.stat?.(m.requestId, m.name);
+            if (answer) socket.write(answer);
+          } else if (m.type === 'get') {
+            stats.gets++;
+            behaviour.get?.(m, socket);
+          }
         },
         data: () => undefined,
         dataEnd: () => undefined,
@@ -60,7 +98,62 @@ export async function startFakeServer(
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   const address = server.address();
-  return { port: typeof address === 'object' && address ? address.port : 0, server };
+  return { port: typeof address === 'object' && address ? address.port : 0, server, stats };
+}
+
+/**
+ * Answers LIST, STAT and GET honestly for `files`, whatever their names (the
+ * real server would never list a `.part` or a dotfile; this one lists anything).
+ */
+export function servesFiles(files: Record<string, Buffer>): Pick<FakeBehaviour, 'list' | 'stat' | 'get'> {
+  const entries = new Map(
+    Object.entries(files).map(([name, content]) => {
+      const pieceSize = pieceSizeFor(content.length);
+      const hashes = Array.from({ length: pieceCount(content.length, pieceSize) }, (_, p) =>
+        createHash('sha256')
+          .update(content.subarray(p * pieceSize, (p + 1) * pieceSize))
+          .digest(),
+      );
+      const sha256 = createHash('sha256').update(content).digest();
+      return [
+        name,
+        { entry: { name, size: content.length, mtimeUs: 1, pieceSize, sha256 }, hashes, content },
+      ];
+    }),
+  );
+  return {
+    list: (requestId) =>
+      catalogFrame(
+        requestId,
+        [...entries.values()].map((e) => e.entry),
+      ),
+    stat: (requestId, name) => {
+      const f = entries.get(name);
+      if (!f)
+        return encode({ type: 'error', requestId, code: 'ERR_XFER_NOT_FOUND', message: 'no such file' });
+      const { size, mtimeUs, sha256, pieceSize } = f.entry;
+      return encode({
+        type: 'pieces',
+        requestId,
+        identity: { size, mtimeUs, sha256 },
+        pieceSize,
+        hashes: f.hashes,
+      });
+    },
+    get: (req, socket) => {
+      const f = entries.get(req.name);
+      if (!f) {
+        socket.write(
+          encode({ type: 'error', requestId: req.requestId, code: 'ERR_XFER_NOT_FOUND', message: 'no' }),
+        );
+        return;
+      }
+      socket.write(
+        encode({ type: 'data', requestId: req.requestId, offset: req.offset, length: req.length }),
+      );
+      socket.write(f.content.subarray(req.offset, req.offset + req.length));
+    },
+  };
 }
 
 /** A one-frame catalog, for fake servers that answer LIST honestly. */

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { FrameDecoder, encode, encodePreamble, type Message } from '../../src/protocol/index.js';
+import {
+  FrameDecoder,
+  encode,
+  encodePreamble,
+  type FileIdentity,
+  type Message,
+} from '../../src/protocol/index.js';
 
 /**
  * A hand-driven client socket: sends whatever bytes a test wants and records
@@ -10,12 +16,19 @@ export class RawPeer {
   readonly messages: Message[] = [];
   dataBytes = 0;
   closed = false;
+  /** Set to stop reading the socket on the next raw data byte (a client that cannot keep up). */
+  pauseOnData = false;
   private readonly decoder = new FrameDecoder(
     { peer: 'server' },
     {
       preamble: () => undefined,
       message: (m) => this.messages.push(m),
-      data: (c) => (this.dataBytes += c.length),
+      data: (c) => {
+        this.dataBytes += c.length;
+        if (!this.pauseOnData) return;
+        this.pauseOnData = false;
+        this.socket.pause();
+      },
       dataEnd: () => undefined,
       error: () => undefined,
     },
@@ -38,13 +51,27 @@ export class RawPeer {
   }
 
   /** Preamble + HELLO, as a real client starts. */
-  hello(): void {
+  hello(sessionId: Buffer = randomBytes(16)): void {
     this.socket.write(
-      Buffer.concat([
-        encodePreamble(0),
-        encode({ type: 'hello', sessionId: randomBytes(16), clientNonce: randomBytes(32) }),
-      ]),
+      Buffer.concat([encodePreamble(0), encode({ type: 'hello', sessionId, clientNonce: randomBytes(32) })]),
     );
+  }
+
+  /** Opened, greeted and welcomed (a server without a token): ready for requests. */
+  static async ready(port: number, sessionId?: Buffer): Promise<RawPeer> {
+    const peer = await RawPeer.open(port);
+    peer.hello(sessionId);
+    const deadline = Date.now() + 5000;
+    while (!peer.messages.some((m) => m.type === 'welcome')) {
+      if (peer.closed || Date.now() > deadline) throw new Error('no WELCOME from the server');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return peer;
+  }
+
+  /** A GET whose raw bytes are only counted, so a test controls when (or whether) they are read. */
+  get(requestId: number, name: string, length: number, expect: FileIdentity): void {
+    this.send(encode({ type: 'get', requestId, name, offset: 0, length, expect }));
   }
 
   send(bytes: Buffer): void {

@@ -5,7 +5,6 @@ import { readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ClientConnection } from '../../src/client/connection.js';
-import type { XferError } from '../../src/errors.js';
 import { FrameType, encode, type FileIdentity } from '../../src/protocol/index.js';
 import { RawPeer, rawFrame } from '../helpers/raw-peer.js';
 import { startServer } from '../helpers/server.js';
@@ -163,28 +162,22 @@ describe('xfer server', () => {
 
   test('a file modified while its range is being sent is reported as changed after the bytes', async (t) => {
     const s = await startServer(t, { f: patternBytes(32 * 1024 * 1024) });
-    const conn = await s.connect();
-    const id = await identityOf(conn, 'f');
-    let paused = false;
-    let late: XferError | undefined;
-    const done = conn.get({
-      name: 'f',
-      offset: 0,
-      length: id.size,
-      expect: id,
-      onChunk: () => {
-        if (paused) return true;
-        paused = true;
-        return false; // stop reading so the server is mid-range
-      },
-      onLateError: (err) => (late = err),
-    });
-    await waitFor(() => paused, 5000, 'first chunk');
+    const id = await identityOf(await s.connect(), 'f');
+    const peer = await RawPeer.ready(s.port);
+    t.after(() => peer.close());
+    // The peer stops reading at its first raw bytes, so the server is mid-range when the file changes.
+    peer.pauseOnData = true;
+    peer.get(1, 'f', id.size, id);
+    await waitFor(() => peer.dataBytes > 0, 5000, 'first chunk');
     await utimes(join(s.resources, 'f'), new Date(), new Date(Date.now() + 5000));
-    conn.resumeReading();
-    await done;
-    await waitFor(() => late !== undefined, 5000, 'late CHANGED error');
-    assert.equal(late?.code, 'ERR_XFER_CHANGED');
+    peer.socket.resume();
+    await waitFor(() => peer.errors().length > 0, 5000, 'late CHANGED error');
+    assert.equal(peer.dataBytes, id.size, 'every byte of the range came before the error');
+    const late = peer.messages.find((m) => m.type === 'error');
+    assert.deepEqual(late && [late.type === 'error' && late.requestId, peer.errors()], [
+      1,
+      ['ERR_XFER_CHANGED'],
+    ]);
   });
 
   test('20 clients with 4 connections each all receive exact bytes', async (t) => {
@@ -212,32 +205,22 @@ describe('xfer server', () => {
   test('one client gets at most 4 concurrent data connections per file', async (t) => {
     const s = await startServer(t, { f: patternBytes(16 * 1024 * 1024) });
     const sessionId = randomBytes(16);
-    const conns = await Promise.all([0, 1, 2, 3, 4].map(() => s.connect({ sessionId })));
+    const conns = await Promise.all([0, 4].map(() => s.connect({ sessionId })));
     const id = await identityOf(conns[0]!, 'f');
-    const gate: (() => void)[] = [];
-    // Four slow GETs hold the four slots (each stops reading after its first chunk).
-    const holders = conns.slice(0, 4).map((conn) => {
-      let first = true;
-      return conn.get({
-        name: 'f',
-        offset: 0,
-        length: id.size,
-        expect: id,
-        onChunk: () => {
-          if (first) gate.push(() => conn.resumeReading());
-          const keep = !first;
-          first = false;
-          return keep;
-        },
-      });
-    });
-    await waitFor(() => gate.length === 4, 5000, 'four holders');
-    await assert.rejects(fetchRange(conns[4]!, 'f', 0, 10, id), { code: 'ERR_XFER_LIMIT' });
-    gate.forEach((resume) => resume());
-    await Promise.all(holders);
+    // Four slow GETs hold the four slots (each stops reading at its first raw bytes).
+    const holders = await Promise.all([0, 1, 2, 3].map(() => RawPeer.ready(s.port, sessionId)));
+    t.after(() => holders.forEach((h) => h.close()));
+    for (const holder of holders) {
+      holder.pauseOnData = true;
+      holder.get(1, 'f', id.size, id);
+    }
+    await waitFor(() => holders.every((h) => h.dataBytes > 0), 5000, 'four holders');
+    await assert.rejects(fetchRange(conns[1]!, 'f', 0, 10, id), { code: 'ERR_XFER_LIMIT' });
+    holders.forEach((h) => h.socket.resume());
+    await waitFor(() => holders.every((h) => h.dataBytes === id.size), 10_000, 'holders finish');
     // Slots are released once the server has closed out each range: the fifth connection may now fetch.
     await waitFor(
-      async () => (await fetchRange(conns[4]!, 'f', 0, 10, id).catch(() => Buffer.alloc(0))).length === 10,
+      async () => (await fetchRange(conns[1]!, 'f', 0, 10, id).catch(() => Buffer.alloc(0))).length === 10,
       3000,
       'a free slot',
     );
@@ -379,28 +362,24 @@ describe('xfer server', () => {
     const banner = await waitForStderr(child, /on 127\.0\.0\.1:(\d+)/);
     const port = Number(/on 127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
     const { ClientConnection } = await import('../../src/client/connection.js');
-    const conn = await ClientConnection.open({ host: '127.0.0.1', port, sessionId: randomBytes(16) });
-    const id = await identityOf(conn, 'big');
-    let stalled = false;
-    // Stop reading after the first chunk (a stuck client), and read on normally once resumed.
-    const onChunk = () => {
-      const first = !stalled;
-      stalled = true;
-      return !first;
-    };
-    const transfer = conn
-      .get({ name: 'big', offset: 0, length: id.size, expect: id, onChunk })
-      .catch((err: Error) => err);
-    await waitFor(() => stalled, 5000, 'transfer started');
+    const control = await ClientConnection.open({ host: '127.0.0.1', port, sessionId: randomBytes(16) });
+    const id = await identityOf(control, 'big');
+    control.close();
+    // A stuck client: it stops reading at its first raw bytes.
+    const peer = await RawPeer.ready(port);
+    t.after(() => peer.close());
+    peer.pauseOnData = true;
+    peer.get(1, 'big', id.size, id);
+    await waitFor(() => peer.dataBytes > 0, 5000, 'transfer started');
     const t0 = Date.now();
     child.kill('SIGTERM');
     const result = await exit;
     assert.equal(result.code, 143, result.stderr);
     assert.ok(Date.now() - t0 < 8000, 'exits within the 5 s grace plus slack');
     // The client never read on, so the range was cut: reading what was buffered ends in a close.
-    conn.resumeReading();
-    const outcome = await transfer;
-    assert.ok(outcome instanceof Error && (outcome as XferError).code === 'ERR_XFER_CLOSED', String(outcome));
+    peer.socket.resume();
+    await waitFor(() => peer.closed, 5000, 'the cut connection closes');
+    assert.ok(peer.dataBytes < id.size, `${peer.dataBytes} of ${id.size} bytes`);
   });
 
   test('xfer ls prints a table and names the address it cannot reach', async (t) => {
