@@ -1,6 +1,7 @@
 /** A rate-limited link (a relay capping each connection): xfer over 4 connections vs 1. */
 import { join } from 'node:path';
 import { Relay } from '../../test/helpers/relay.js';
+import { MAX_CONNECTIONS_PER_FILE } from '../../src/protocol/index.js';
 import { MiB, type Sizes } from '../context.js';
 import type { Workload } from './workload.js';
 
@@ -17,7 +18,10 @@ export const limited: Workload = {
     try {
       const relayAddr = `127.0.0.1:${relay.port}`;
       await ctx.compare(label(sizes), sizes.limited, join(ctx.resources, 'limited.bin'), [
-        ['xfer 4 connections', ctx.xferGet(['limited.bin'], ['--connections', '4'], relayAddr)],
+        [
+          `xfer ${MAX_CONNECTIONS_PER_FILE} connections`,
+          ctx.xferGet(['limited.bin'], ['--connections', String(MAX_CONNECTIONS_PER_FILE)], relayAddr),
+        ],
         ['xfer 1 connection', ctx.xferGet(['limited.bin'], ['--connections', '1'], relayAddr)],
       ]);
     } finally {
@@ -30,7 +34,7 @@ export const limited: Workload = {
     return [
       [
         '4 connections / 1 connection speed-up, limited link',
-        medianOf(w, 'xfer 1 connection') / medianOf(w, 'xfer 4 connections'),
+        medianOf(w, 'xfer 1 connection') / medianOf(w, `xfer ${MAX_CONNECTIONS_PER_FILE} connections`),
       ],
     ];
   },

@@ -3,7 +3,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { resolve, join } from 'node:path';
 import { ClientSession, fetchAll, watchInputList } from '../client/session.js';
-import { printableName } from '../protocol/index.js';
+import { DEFAULT_PORT, MAX_CONNECTIONS_PER_FILE, printableName } from '../protocol/index.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
 import { ReadOnlyFolderError, UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
@@ -20,7 +20,7 @@ const transferOptions = {
   verbose: { type: 'boolean', short: 'v', default: false },
 } as const;
 
-const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to 4        (default: 4)
+const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to ${MAX_CONNECTIONS_PER_FILE}        (default: ${MAX_CONNECTIONS_PER_FILE})
   --retries N         retries without progress before giving up    (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
   --stall-timeout S   seconds without data before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
 ${REMOTE_HELP}
@@ -31,7 +31,7 @@ export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]] [options]
 
 Shows the server's files, then downloads the names listed in DIR/input.txt
 (one per line; # comments and blank lines skipped) into DIR/data/, one file
-after another, each over up to 4 connections, verified by size and SHA-256.
+after another, each over up to ${MAX_CONNECTIONS_PER_FILE} connections, verified by size and SHA-256.
 Re-reads input.txt every few seconds until Ctrl+C. Without HOST it asks
 "HOST Name:" on a terminal (empty = 127.0.0.1).
 
@@ -43,7 +43,7 @@ ${TRANSFER_HELP}
   -h, --help          show this help
 
 Example:
-  xfer client 192.168.1.20:9876 --dir ./downloads
+  xfer client 192.168.1.20:${DEFAULT_PORT} --dir ./downloads
 `;
 
 export const GET_HELP = `Usage: xfer get SERVER NAME... [options]
@@ -141,7 +141,13 @@ async function runTransfer(
   target: { dir: string; flag: string },
   work: (session: ClientSession, reporter: Reporter) => Promise<number>,
 ): Promise<number> {
-  const connections = intOption(values.connections, 'connections', 1, 4, 4);
+  const connections = intOption(
+    values.connections,
+    'connections',
+    1,
+    MAX_CONNECTIONS_PER_FILE,
+    MAX_CONNECTIONS_PER_FILE,
+  );
   const policy: RetryPolicy = {
     ...DEFAULT_RETRY_POLICY,
     maxAttempts: intOption(values.retries, 'retries', 0, 1000, DEFAULT_RETRY_POLICY.maxAttempts),

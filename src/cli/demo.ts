@@ -8,6 +8,7 @@ import { XferServer } from '../server/server.js';
 import { intOption, parseCommand, rateOption } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
 import { Reporter } from './reporter.js';
+import { MAX_CONNECTIONS_PER_FILE, SESSION_ID_SIZE } from '../protocol/index.js';
 
 export const DEMO_HELP = `Usage: xfer demo [options]
 
@@ -71,9 +72,9 @@ export async function demo(argv: string[], cli: Cli): Promise<number> {
     );
   }
   const session = new ClientSession({
-    connect: { host: '127.0.0.1', port, sessionId: randomBytes(16) },
+    connect: { host: '127.0.0.1', port, sessionId: randomBytes(SESSION_ID_SIZE) },
     dataDir: join(clientDir, 'data'),
-    connections: 4,
+    connections: MAX_CONNECTIONS_PER_FILE,
     signal: cli.interrupt.signal,
     emit: reporter.handle,
   });

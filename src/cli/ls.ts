@@ -4,18 +4,19 @@ import { parseCommand } from './args.js';
 import type { Cli } from './cli.js';
 import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
 import { renderCatalog } from './render.js';
+import { DEFAULT_PORT } from '../protocol/index.js';
 
 export const LS_HELP = `Usage: xfer ls SERVER [options]
 
 Prints the files a server offers, as a table on stdout (names shortened only
-to fit a terminal). SERVER is HOST[:PORT] (port 9876 by default; IPv6 as [::1]:PORT).
+to fit a terminal). SERVER is HOST[:PORT] (port ${DEFAULT_PORT} by default; IPv6 as [::1]:PORT).
 
 Options:
 ${REMOTE_HELP}
   -h, --help          show this help
 
 Example:
-  xfer ls 127.0.0.1:9876
+  xfer ls 127.0.0.1:${DEFAULT_PORT}
 `;
 
 export async function ls(argv: string[], cli: Cli): Promise<number> {

@@ -7,8 +7,9 @@ import { LS_HELP, ls } from './ls.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { closest } from './suggest.js';
 import { packageVersion } from './version.js';
+import { DEFAULT_PORT, MAX_CONNECTIONS_PER_FILE } from '../protocol/index.js';
 
-const HELP = `xfer: move files over TCP, each over up to 4 parallel connections, verified end to end.
+const HELP = `xfer: move files over TCP, each over up to ${MAX_CONNECTIONS_PER_FILE} parallel connections, verified end to end.
 
 Usage:
   xfer serve  [--root DIR] [--host H] [-p PORT]       serve DIR/resources/, keep DIR/text.txt
@@ -22,7 +23,7 @@ Options:
   -h, --help        show this help (\`xfer COMMAND --help\` for a command's options)
   -V, --version     print the version
 
-SERVER is HOST[:PORT] (default port 9876; IPv6 as [::1]:9876).
+SERVER is HOST[:PORT] (default port ${DEFAULT_PORT}; IPv6 as [::1]:${DEFAULT_PORT}).
 
 Exit codes: 0 all good, 1 something asked for failed, 2 usage error, 130 Ctrl+C,
 141 the reader of stdout went away (| head), 143 SIGTERM.

@@ -5,6 +5,7 @@ import type { ConnectOptions } from '../client/connection.js';
 import { UsageError, XferError, errorFromCode } from '../errors.js';
 import { intOption } from './args.js';
 import { readToken, tokenOptions } from './token.js';
+import { DEFAULT_PORT, SESSION_ID_SIZE } from '../protocol/index.js';
 
 /** Flags shared by every command that talks to a server. */
 export const remoteOptions = {
@@ -15,7 +16,7 @@ export const remoteOptions = {
   json: { type: 'boolean', default: false },
 } as const;
 
-export const REMOTE_HELP = `  -p, --port N        the server's port when SERVER names none    (default: 9876)
+export const REMOTE_HELP = `  -p, --port N        the server's port when SERVER names none    (default: ${DEFAULT_PORT})
   --token T           token the server requires                   (default: none; or XFER_TOKEN)
   --token-file F      read the token from a file (keeps it out of ps)
   --tls               connect over TLS, checking the server certificate
@@ -51,7 +52,7 @@ export async function connectOptions(
     ...address,
     token: await readToken(values),
     tls: values.tls ? { ca } : undefined,
-    sessionId: randomBytes(16),
+    sessionId: randomBytes(SESSION_ID_SIZE),
   };
 }
 

@@ -2,7 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { DEFAULT_PORT, XferServer } from '../server/server.js';
+import { DEFAULT_PORT } from '../protocol/index.js';
+import { XferServer } from '../server/server.js';
 import { intOption, parseCommand, rateOption } from './args.js';
 import type { Cli } from './cli.js';
 import { forTerminal } from './escape.js';
@@ -30,7 +31,7 @@ Stops on Ctrl+C (exit 130) or SIGTERM (exit 143) after finishing the ranges in
 flight. A port in use or one it may not take fails at once (exit 1).
 
 Example:
-  xfer serve --root ./share --port 9876
+  xfer serve --root ./share --port ${DEFAULT_PORT}
 `;
 
 export async function serve(argv: string[], cli: Cli): Promise<number> {

@@ -1,11 +1,10 @@
 import { UsageError } from '../errors.js';
+import { DEFAULT_PORT } from '../protocol/index.js';
 
 export interface ServerAddress {
   host: string;
   port: number;
 }
-
-export const DEFAULT_PORT = 9876;
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address; the port defaults to 9876. */
 export function parseServerAddress(text: string): ServerAddress {

@@ -12,6 +12,7 @@ import {
   type XferError,
 } from '../errors.js';
 import {
+  DEFAULT_STALL_TIMEOUT_MS,
   FrameDecoder,
   encode,
   type CatalogEntry,
@@ -77,7 +78,6 @@ type NewRequest = Pending extends infer P ? (P extends Pending ? Omit<P, 'reques
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** As the server's own handshake deadline (docs/protocol.md §4). */
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
-const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 const DEFAULT_LIST_TIMEOUT_MS = 60_000;
 /** How many of the peer's first bytes are kept to say what it is when it is not an xfer server. */
 const FIRST_BYTES_KEPT = 8;

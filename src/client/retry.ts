@@ -1,3 +1,5 @@
+import { DEFAULT_STALL_TIMEOUT_MS } from '../protocol/index.js';
+
 /**
  * When and how often a failed connection or range is tried again: one object,
  * shared by the library and the CLI flags, documented in docs/protocol.md.
@@ -17,7 +19,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 16,
   baseDelayMs: 250,
   maxDelayMs: 5_000,
-  stallTimeoutMs: 10_000,
+  stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS,
 };
 
 /** Delay before attempt `attempt` (1-based): exponential with full jitter, so clients do not retry in step. */

@@ -4,7 +4,13 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortedError, UsageError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
-import { printableName, validateName, type CatalogEntry, type PiecesMessage } from '../protocol/index.js';
+import {
+  MAX_CONNECTIONS_PER_FILE,
+  printableName,
+  validateName,
+  type CatalogEntry,
+  type PiecesMessage,
+} from '../protocol/index.js';
 import type { ConnectOptions } from './connection.js';
 import { FileDownload, type RemoteFile } from './download.js';
 import type { EmitEvent } from './events.js';
@@ -47,8 +53,8 @@ export class ClientSession {
   private readonly folder: DownloadFolder;
 
   constructor(private readonly o: SessionOptions) {
-    if (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > 4) {
-      throw new UsageError(`Connections must be 1 to 4, not ${o.connections}.`);
+    if (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > MAX_CONNECTIONS_PER_FILE) {
+      throw new UsageError(`Connections must be 1 to ${MAX_CONNECTIONS_PER_FILE}, not ${o.connections}.`);
     }
     this.pool = new ConnectionPool(
       { ...o.connect, stallTimeoutMs: (o.policy ?? DEFAULT_RETRY_POLICY).stallTimeoutMs, signal: o.signal },

@@ -1,5 +1,12 @@
 /** Wire constants and limits. docs/protocol.md documents each one. */
 
+/** The port a server listens on, and a client connects to, when none is given. */
+export const DEFAULT_PORT = 9876;
+/** The course project's rule: one client fetches one file over at most 4 connections at once. */
+export const MAX_CONNECTIONS_PER_FILE = 4;
+/** A connection with requests outstanding that receives nothing for this long is closed and retried. */
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+
 /** "XFER": the first four bytes each side sends, so a stray HTTP client or port scan fails fast. */
 export const MAGIC = Buffer.from('XFER', 'ascii');
 export const PROTOCOL_VERSION = 1;
@@ -40,20 +47,3 @@ export const FrameType = {
   DATA: 0x21,
   ERROR: 0x7e,
 } as const;
-
-/** Which frames each side may send: the decoder of the other side refuses the rest. */
-export const CLIENT_FRAMES: ReadonlySet<number> = new Set([
-  FrameType.HELLO,
-  FrameType.AUTH,
-  FrameType.LIST,
-  FrameType.STAT,
-  FrameType.GET,
-]);
-export const SERVER_FRAMES: ReadonlySet<number> = new Set([
-  FrameType.WELCOME,
-  FrameType.AUTH_OK,
-  FrameType.CATALOG,
-  FrameType.PIECES,
-  FrameType.DATA,
-  FrameType.ERROR,
-]);

@@ -1,10 +1,6 @@
-import {
-  FrameTooLargeError,
-  InvalidNameError,
-  MalformedFrameError,
-  NumberOutOfRangeError,
-} from '../errors.js';
-import { validateName } from './names.js';
+import type { XferErrorClass } from '../errors.js';
+import { FrameTooLargeError, MalformedFrameError, NumberOutOfRangeError } from '../errors.js';
+import { FRAME_HEADER_SIZE } from './constants.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -14,6 +10,11 @@ export class PayloadReader {
   private pos = 0;
 
   constructor(private readonly buf: Buffer) {}
+
+  /** Bytes not read yet. */
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
 
   u8(): number {
     this.need(1);
@@ -53,23 +54,26 @@ export class PayloadReader {
     return out;
   }
 
-  /** u8 or u16 byte length, then strict UTF-8, with the length checked against `max` first. */
-  string(lengthBytes: 1 | 2, max: number, field: string): string {
+  /**
+   * u8 or u16 byte length, then strict UTF-8, with the length checked against
+   * `max` first; a string refused (too long, not UTF-8) is a `Refused` error.
+   */
+  string(
+    lengthBytes: 1 | 2,
+    max: number,
+    field: string,
+    Refused: XferErrorClass = MalformedFrameError,
+  ): string {
     const len = lengthBytes === 1 ? this.u8() : this.u16();
-    if (len > max) throw new MalformedFrameError(`The ${field} is ${len} bytes (limit ${max}).`);
+    if (len > max) throw new Refused(`The ${field} is ${len} bytes (limit ${max}).`);
     this.need(len);
     const raw = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     try {
       return strictUtf8.decode(raw);
     } catch {
-      const message = `The ${field} is not valid UTF-8.`;
-      throw field === 'name' ? new InvalidNameError(message) : new MalformedFrameError(message);
+      throw new Refused(`The ${field} is not valid UTF-8.`);
     }
-  }
-
-  name(maxBytes: number): string {
-    return validateName(this.string(2, maxBytes, 'name'));
   }
 
   /** Every payload must be consumed exactly: trailing bytes mean the peer and we disagree. */
@@ -86,15 +90,20 @@ export class PayloadReader {
   }
 }
 
+/** A frame header: type (u8), then the payload length (u32). */
+export function readFrameHeader(header: Buffer): { type: number; length: number } {
+  return { type: header.readUInt8(0), length: header.readUInt32BE(1) };
+}
+
 /** Builds one frame: header first, then the payload appended field by field. */
 export class FrameWriter {
   private buf: Buffer;
   private pos: number;
 
   constructor(type: number, sizeHint = 64) {
-    this.buf = Buffer.allocUnsafe(5 + sizeHint);
+    this.buf = Buffer.allocUnsafe(FRAME_HEADER_SIZE + sizeHint);
     this.buf.writeUInt8(type, 0);
-    this.pos = 5;
+    this.pos = FRAME_HEADER_SIZE;
   }
 
   u8(v: number): this {
@@ -145,7 +154,7 @@ export class FrameWriter {
 
   /** Finishes the frame: fills in the payload length and returns exactly the written bytes. */
   finish(maxPayload: number): Buffer {
-    const payload = this.pos - 5;
+    const payload = this.pos - FRAME_HEADER_SIZE;
     if (payload > maxPayload) {
       throw new FrameTooLargeError(`A frame of ${payload} bytes exceeds the limit of ${maxPayload}.`);
     }

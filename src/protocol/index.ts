@@ -3,5 +3,12 @@ export * from './messages.js';
 export * from './names.js';
 export * from './pieces.js';
 export * from './auth.js';
-export { encode, encodePreamble, checkRange, catalogEntryWireSize } from './encoder.js';
+export {
+  CLIENT_FRAMES,
+  SERVER_FRAMES,
+  catalogEntryWireSize,
+  checkRange,
+  encode,
+  encodePreamble,
+} from './frames.js';
 export { FrameDecoder, type DecoderHandlers, type DecoderOptions } from './decoder.js';

@@ -16,6 +16,7 @@ import {
   FEATURE_AUTH,
   FrameDecoder,
   MAX_FRAME_SIZE,
+  NONCE_SIZE,
   authProof,
   catalogEntryWireSize,
   encode,
@@ -141,7 +142,7 @@ export class ServerConnection {
   private onHello(sessionId: Buffer, clientNonce: Buffer): void {
     this.sessionKey = `${this.socket.remoteAddress ?? ''}/${sessionId.toString('hex')}`;
     this.clientNonce = clientNonce;
-    this.serverNonce = randomBytes(32);
+    this.serverNonce = randomBytes(NONCE_SIZE);
     const token = this.host.token;
     this.send({ type: 'welcome', serverNonce: this.serverNonce, authRequired: token !== undefined });
     if (token) this.phase = 'auth';

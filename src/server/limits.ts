@@ -1,3 +1,5 @@
+import { MAX_CONNECTIONS_PER_FILE } from '../protocol/index.js';
+
 /**
  * Every limit the server enforces, with its default, in one place.
  * docs/protocol.md lists them; `xfer serve --help` shows the flags that set them.
@@ -32,7 +34,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxClientFrameBytes: 16 * 1024,
   maxConnections: 1024,
   maxConnectionsPerIp: 256,
-  maxDataConnectionsPerClientFile: 4,
+  maxDataConnectionsPerClientFile: MAX_CONNECTIONS_PER_FILE,
   requestsPerSecond: 5_000,
   requestBurst: 20_000,
   maxQueuedRequests: 64,

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
-import { encode, encodePreamble } from '../protocol/index.js';
+import { DEFAULT_PORT, encode, encodePreamble } from '../protocol/index.js';
 import {
   AddressInUseError,
   ListenPermissionError,
@@ -28,8 +28,6 @@ export interface ServerOptions {
   /** How often resources/ is rescanned in case fs.watch missed a change. */
   rescanIntervalMs?: number;
 }
-
-export const DEFAULT_PORT = 9876;
 
 export interface ServerEvents {
   log: [ServerLog];

@@ -102,7 +102,31 @@ describe('decoder on hostile input', () => {
       'a name over the length limit',
       'client',
       frame(FrameType.STAT, Buffer.concat([u32(1), str16(Buffer.alloc(MAX_NAME_BYTES + 1, 0x61))])),
-      'ERR_XFER_MALFORMED',
+      'ERR_XFER_NAME',
+    ],
+    [
+      'a catalog entry whose name is over the length limit',
+      'server',
+      frame(
+        FrameType.CATALOG,
+        Buffer.concat([
+          u32(1),
+          Buffer.from([0]),
+          u32(1),
+          Buffer.from([0]),
+          str16(Buffer.alloc(MAX_NAME_BYTES + 1, 0x61)),
+          u64(1n),
+          u64(1n),
+          u32(1),
+        ]),
+      ),
+      'ERR_XFER_NAME',
+    ],
+    [
+      'a get whose name announces 65535 bytes',
+      'client',
+      frame(FrameType.GET, getPayload(Buffer.alloc(0xffff, 0x61), 0n, 1n)),
+      'ERR_XFER_NAME',
     ],
     [
       'a name that climbs out with ..',
