@@ -1,20 +1,18 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createServer as createTlsServer } from 'node:tls';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { DEFAULT_PORT, encode, encodePreamble } from '../protocol/index.js';
-import {
-  AddressInUseError,
-  ListenPermissionError,
-  toXferError,
-  type XferError,
-  type XferErrorCode,
-} from '../errors.js';
+import { AddressInUseError, ListenPermissionError, toXferError, type XferError } from '../errors.js';
+import { Admission, type Dismiss, type Refusal, type Ticket } from './admission.js';
 import { Catalog } from './catalog.js';
-import { ServerConnection, type ConnectionHost, type ServerLog } from './connection.js';
-import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
+import { ServerConnection, type ConnectionHost } from './connection.js';
+import { DEFAULT_LIMITS, fitToDescriptorLimit, openFileLimit, type ServerLimits } from './limits.js';
+import { LogLimiter, type ServerLog } from './log-limiter.js';
 import { TextListWriter } from './text-list.js';
+
+export type { ServerLog } from './log-limiter.js';
 
 export interface ServerOptions {
   /** The folder holding resources/ and text.txt. */
@@ -29,6 +27,8 @@ export interface ServerOptions {
   rescanIntervalMs?: number;
 }
 
+export const DEFAULT_RESCAN_INTERVAL_MS = 2_000;
+
 export interface ServerEvents {
   log: [ServerLog];
   catalog: [number];
@@ -39,30 +39,28 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   readonly catalog: Catalog;
   readonly limits: ServerLimits;
   readonly token: string | undefined;
+  readonly admission: Admission;
   private readonly server: Server;
+  private readonly tlsContext: SecureContext | undefined;
   private readonly connections = new Set<ServerConnection>();
-  private readonly perIp = new Map<string, number>();
   private readonly fileSlots = new Map<string, number>();
-  private readonly authFailures = new Map<string, number[]>();
   private readonly textList: TextListWriter;
+  private readonly repeats = new LogLimiter((entry) => this.emit('log', entry));
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly options: ServerOptions) {
     super();
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.limits = { ...limits, maxConnections: fitToDescriptorLimit(limits.maxConnections, openFileLimit()) };
     this.token = options.token;
+    this.admission = new Admission(this.limits);
     this.catalog = new Catalog(join(options.root, 'resources'));
     this.textList = new TextListWriter(join(options.root, 'text.txt'));
-    const onSocket = (socket: Socket) => this.accept(socket);
-    this.server = options.tls
-      ? createTlsServer(
-          { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: this.limits.handshakeTimeoutMs },
-          onSocket,
-        )
-      : createTcpServer(onSocket);
-    this.server.on('tlsClientError', (err: Error) =>
-      this.log({ level: 'debug', message: `TLS handshake failed: ${err.message}` }),
-    );
+    this.tlsContext = options.tls
+      ? createSecureContext({ cert: options.tls.cert, key: options.tls.key })
+      : undefined;
+    // A plain TCP server even for TLS: admission must come before the (costly) TLS handshake.
+    this.server = createServer((socket) => this.accept(socket));
   }
 
   static async start(options: ServerOptions): Promise<XferServer> {
@@ -76,8 +74,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     return { host: a.address, port: a.port };
   }
 
-  log(entry: ServerLog): void {
-    this.emit('log', entry);
+  log(entry: ServerLog, repeats?: string): void {
+    if (repeats) this.repeats.log(repeats, entry);
+    else this.emit('log', entry);
   }
 
   claimFileSlot(key: string): boolean {
@@ -93,20 +92,13 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     else this.fileSlots.set(key, used);
   }
 
-  authFailed(ip: string): void {
-    const now = Date.now();
-    const recent = (this.authFailures.get(ip) ?? []).filter((t) => now - t < 60_000);
-    recent.push(now);
-    this.authFailures.set(ip, recent);
-    this.log({ level: 'warn', message: `authentication failed from ${ip}` });
-  }
-
   /**
    * Stops accepting, lets ranges in flight finish for up to the grace period,
    * then cuts what is left. Resolves when every connection is closed.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.admission.close({ code: 'ERR_XFER_SHUTDOWN', message: 'The server is shutting down.' });
       this.catalog.stop();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const conn of this.connections) conn.drain();
@@ -115,6 +107,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       }, this.limits.shutdownGraceMs);
       await closed;
       clearTimeout(grace);
+      this.repeats.flush();
     })();
     return this.closing;
   }
@@ -125,23 +118,39 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       this.textList
         .write(this.catalog.entries())
         .catch((err: Error) =>
-          this.log({ level: 'error', message: `Could not write text.txt: ${err.message}` }),
+          this.log({ level: 'error', message: `Could not write text.txt: ${err.message}` }, 'text-list'),
         );
     this.catalog.on('change', () => {
       void publish();
       this.emit('catalog', this.catalog.size);
     });
     this.catalog.on('warning', (message) => this.log({ level: 'warn', message }));
+    this.catalog.on('scan-failed', (message) => this.log({ level: 'warn', message }, 'scan-failed'));
     await this.catalog.rescan();
     await publish();
-    this.catalog.watch(this.options.rescanIntervalMs ?? 2_000);
+    this.catalog.watch(this.options.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS);
     try {
       await this.listen(this.options.host);
     } catch (err) {
       this.catalog.stop(); // nothing of a server that never listened may keep the process alive
       throw err;
     }
-    this.server.on('error', (err) => this.log({ level: 'error', message: `Server error: ${err.message}` }));
+    const configured = this.options.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections;
+    if (this.limits.maxConnections < configured) {
+      // On the next turn, once start() has resolved and its caller listens to 'log'.
+      setImmediate(() =>
+        this.log({
+          level: 'info',
+          message: `At most ${this.limits.maxConnections} connections: the process may open only ${openFileLimit()} files.`,
+        }),
+      );
+    }
+    // Out of descriptors (EMFILE/ENFILE), libuv accepts and closes the waiting
+    // connections itself and accepting resumes when descriptors free up; what
+    // does reach this handler is reported, without a line per connection.
+    this.server.on('error', (err) =>
+      this.log({ level: 'error', message: `Server error: ${err.message}` }, 'server-error'),
+    );
   }
 
   /** Without a host: every IPv6 and IPv4 address (dual-stack `::`), or IPv4 alone where IPv6 is missing. */
@@ -164,49 +173,50 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     }
   }
 
+  /** Every accepted socket: admission first, before a byte is read or a TLS handshake is started. */
   private accept(socket: Socket): void {
-    const ip = socket.remoteAddress ?? '';
-    const refusal = this.refusalFor(ip);
-    if (refusal) {
-      this.log({ level: 'warn', message: `refused ${ip}: ${refusal.message}` });
-      socket.on('error', () => undefined);
-      socket.end(Buffer.concat([encodePreamble(0), encode({ type: 'error', requestId: 0, ...refusal })]));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    const conn = new ServerConnection(socket, this);
-    this.connections.add(conn);
-    socket.on('close', () => {
-      this.connections.delete(conn);
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, left);
-    });
+    // The connection object exists only once admitted; until then taking the place back is a destroy.
+    let dismiss: Dismiss = () => socket.destroy();
+    const admitted = this.admission.admit(socket.remoteAddress, (refusal) => dismiss(refusal));
+    if (!admitted.ok) return this.refuse(socket, admitted.refusal);
+    const { ticket } = admitted;
+    socket.on('close', () => ticket.release());
+    const conn = this.startConnection(this.tlsContext ? this.wrapTls(socket) : socket, ticket);
+    dismiss = (refusal) => conn.dismiss(refusal);
   }
 
-  private refusalFor(ip: string): { code: XferErrorCode; message: string } | undefined {
-    if (this.closing) return { code: 'ERR_XFER_SHUTDOWN', message: 'The server is shutting down.' };
-    if (this.connections.size >= this.limits.maxConnections) {
-      return {
-        code: 'ERR_XFER_LIMIT',
-        message: `The server is at its limit of ${this.limits.maxConnections} connections.`,
-      };
+  /** Where an admitted socket starts to be served (the xfer protocol). */
+  private startConnection(socket: Socket, ticket: Ticket): ServerConnection {
+    const conn = new ServerConnection(socket, this, ticket);
+    this.connections.add(conn);
+    socket.on('close', () => this.connections.delete(conn));
+    return conn;
+  }
+
+  private wrapTls(socket: Socket): TLSSocket {
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: this.tlsContext! });
+    secure.on('error', (err: Error) =>
+      this.log({ level: 'debug', message: `TLS with ${socket.remoteAddress ?? '?'} failed: ${err.message}` }),
+    );
+    return secure;
+  }
+
+  /**
+   * A refused connection costs one small write at most and is gone at once:
+   * no timer, no waiting for the peer, so a storm of reconnects cannot pile
+   * up descriptors. Over TLS nothing is written (a TLS peer could not read
+   * plaintext, and a handshake is exactly the cost being refused).
+   */
+  private refuse(socket: Socket, refusal: Refusal): void {
+    this.log(
+      { level: 'warn', message: `refused ${socket.remoteAddress ?? '?'}: ${refusal.message}` },
+      `refused-${refusal.code}`,
+    );
+    socket.on('error', () => undefined);
+    if (!this.tlsContext) {
+      socket.write(Buffer.concat([encodePreamble(0), encode({ type: 'error', requestId: 0, ...refusal })]));
     }
-    if ((this.perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) {
-      return {
-        code: 'ERR_XFER_LIMIT',
-        message: `Too many connections from ${ip} (limit ${this.limits.maxConnectionsPerIp}).`,
-      };
-    }
-    const failures = (this.authFailures.get(ip) ?? []).filter((t) => Date.now() - t < 60_000);
-    if (failures.length >= this.limits.authFailuresPerMinute) {
-      return {
-        code: 'ERR_XFER_AUTH',
-        message: 'Too many failed authentications from this address; wait a minute.',
-      };
-    }
-    return undefined;
+    socket.destroy();
   }
 }
 

@@ -160,6 +160,24 @@ describe(
       assert.equal(wire.indexOf(Buffer.from('plain.bin')), -1, 'file name in the clear');
     });
 
+    test('over TLS a refused connection is closed before any handshake, with nothing written', async (t) => {
+      const pki = await makePki(t);
+      const s = await startServer(
+        t,
+        { f: 'x' },
+        { tls: { cert: pki.cert, key: pki.key }, limits: { maxConnectionsPerIp: 1 } },
+      );
+      const holder = await RawPeer.open(s.port);
+      t.after(() => holder.close());
+      const refused = await RawPeer.open(s.port);
+      let received = 0;
+      refused.socket.on('data', (c: Buffer) => (received += c.length));
+      await waitFor(() => refused.closed, 3000, 'the refused connection closed');
+      assert.equal(received, 0, 'not a byte, plaintext or TLS');
+      assert.equal(holder.closed, false);
+      assert.equal(s.server.admission.size, 1);
+    });
+
     test('a self-signed server is refused without --ca, with a clear error', async (t) => {
       const pki = await makePki(t);
       const s = await startServer(t, { f: 'x' }, { tls: { cert: pki.cert, key: pki.key } });

@@ -109,3 +109,36 @@ describe('Catalog', () => {
     assert.equal(h1.pieces[3]?.toString('hex'), sha256(content.subarray(3 * 1024 * 1024)));
   });
 });
+
+describe('Catalog rescans that fail', () => {
+  test('keep the last good catalog, report it once per failure, and recover on the next good scan', async (t) => {
+    const { rename } = await import('node:fs/promises');
+    const root = await tempDir(t);
+    const resources = join(root, 'resources');
+    await mkdir(resources);
+    await writeFile(join(resources, 'a.txt'), 'a');
+    const catalog = new Catalog(resources);
+    await catalog.rescan();
+    const failures: string[] = [];
+    let changes = 0;
+    catalog.on('scan-failed', (m) => failures.push(m));
+    catalog.on('change', () => changes++);
+    await rename(resources, join(root, 'away'));
+    await catalog.rescan();
+    assert.equal(catalog.size, 1);
+    assert.ok(catalog.stale);
+    assert.equal(changes, 0, 'nothing was published');
+    assert.match(failures[0] ?? '', /failed for now \(ENOENT.*last catalog of 1 file /);
+    await rename(join(root, 'away'), resources);
+    await writeFile(join(resources, 'b.txt'), 'b');
+    await catalog.rescan();
+    assert.equal(catalog.stale, false);
+    assert.equal(catalog.size, 2);
+    assert.equal(changes, 1);
+  });
+
+  test('the first scan of a missing folder fails loudly', async (t) => {
+    const root = await tempDir(t);
+    await assert.rejects(new Catalog(join(root, 'nope')).rescan(), { code: 'ENOENT' });
+  });
+});

@@ -153,7 +153,19 @@ describe('xfer server', () => {
         ),
       ),
     );
-    await sleep(1500);
+    // Wait for the state that matters: memory has stopped growing (the server is held back).
+    let last = 0;
+    await waitFor(
+      async () => {
+        const rss = process.memoryUsage().rss;
+        const settled = Math.abs(rss - last) < 1024 * 1024;
+        last = rss;
+        await sleep(250);
+        return settled;
+      },
+      20_000,
+      'memory to settle',
+    );
     const grown = process.memoryUsage().rss - rssBefore;
     assert.ok(grown < 64 * 1024 * 1024, `the server buffered ${Math.round(grown / 1024 / 1024)} MiB`);
     const good = await s.connect();
@@ -229,15 +241,13 @@ describe('xfer server', () => {
   test('a client that drops its connections mid-range gets its slots back and leaks no file handles', async (t) => {
     const { readdirSync } = await import('node:fs');
     const openFds = () => readdirSync('/proc/self/fd').length;
-    const s = await startServer(
-      t,
-      { f: patternBytes(16 * 1024 * 1024) },
-      { limits: { bytesPerSecondPerConnection: 1024 * 1024 } },
-    );
+    const content = patternBytes(16 * 1024 * 1024);
+    const s = await startServer(t, { f: content }, { limits: { bytesPerSecondPerConnection: 1024 * 1024 } });
     const sessionId = randomBytes(16);
     const first = await Promise.all([0, 1, 2, 3].map(() => s.connect({ sessionId })));
     const id = await identityOf(first[0]!, 'f');
     const fdsBefore = openFds();
+    const started = new Set<number>();
     const cut = first.map((conn, i) =>
       conn
         .get({
@@ -245,20 +255,30 @@ describe('xfer server', () => {
           offset: i * 4 * 1024 * 1024,
           length: 4 * 1024 * 1024,
           expect: id,
-          onChunk: () => true,
+          onChunk: () => started.add(i) !== undefined,
         })
         .catch((e: Error) => e),
     );
-    await sleep(300); // the server is mid-range on all four, pacing its reads
+    // The server is mid-range on all four (1 MiB/s each, 4 MiB each), pacing its reads.
+    await waitFor(() => started.size === 4, 5000, 'bytes on all four connections');
     first.forEach((conn) => conn.close());
     await Promise.all(cut);
-    await sleep(300);
+    await waitFor(() => s.server.admission.size === 0, 5000, 'the server to close all four');
+    // A slot is given back just after its connection closes, once the range's file is closed.
     const again = await Promise.all([0, 1, 2, 3].map(() => s.connect({ sessionId })));
-    const parts = await Promise.all(again.map((conn, i) => fetchRange(conn, 'f', i * 1024, 1024, id)));
-    assert.ok(
-      parts.every((p) => p.length === 1024),
-      'all four slots were free again',
+    const parts: Buffer[] = [];
+    await waitFor(
+      async () => {
+        const tries = await Promise.all(
+          again.map((conn, i) => fetchRange(conn, 'f', i * 1024, 1024, id).catch(() => Buffer.alloc(0))),
+        );
+        parts.splice(0, parts.length, ...tries);
+        return tries.every((p) => p.length === 1024);
+      },
+      5000,
+      'all four slots free again',
     );
+    assert.ok(parts.every((p, i) => p.equals(content.subarray(i * 1024, i * 1024 + 1024))));
     again.forEach((conn) => conn.close());
     await waitFor(() => openFds() <= fdsBefore, 3000, 'file handles closed');
   });
@@ -304,7 +324,7 @@ describe('xfer server', () => {
     const held = await Promise.all([0, 1, 2].map(() => s.connect()));
     await assert.rejects(s.connect(), { code: 'ERR_XFER_LIMIT' });
     held.slice(1).forEach((c) => c.close());
-    await sleep(100);
+    await waitFor(() => s.server.admission.size === 1, 3000, 'two places freed');
     const flood = await RawPeer.open(s.port);
     flood.hello();
     flood.send(

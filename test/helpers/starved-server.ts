@@ -1,0 +1,39 @@
+/**
+ * A real XferServer in its own process, for tests that must run it out of
+ * file descriptors (run it under `prlimit --nofile=N`). Serves argv[2] on
+ * 127.0.0.1:0 and speaks JSON lines:
+ *   out: {"port":N}, {"log":{level,message}}, {"catalog":N},
+ *        {"starved":N} (N descriptors taken), {"fed":true},
+ *        {"status":{"size":N,"stale":bool}}
+ *   in:  "starve" (open /dev/null until EMFILE), "feed" (close them), "status"
+ */
+import { closeSync, openSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { XferServer } from '../../src/server/server.js';
+
+const say = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+const server = await XferServer.start({
+  root: process.argv[2] ?? '.',
+  host: '127.0.0.1',
+  port: 0,
+  rescanIntervalMs: 200,
+});
+server.on('log', (log) => say({ log }));
+server.on('catalog', (count) => say({ catalog: count }));
+const taken: number[] = [];
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'starve') {
+    try {
+      for (;;) taken.push(openSync('/dev/null', 'r'));
+    } catch {
+      say({ starved: taken.length });
+    }
+  } else if (line === 'feed') {
+    taken.splice(0).forEach((fd) => closeSync(fd));
+    say({ fed: true });
+  } else if (line === 'status') {
+    say({ status: { size: server.catalog.size, stale: server.catalog.stale } });
+  }
+});
+process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
+say({ port: server.address.port });
