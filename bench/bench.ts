@@ -6,7 +6,7 @@
  *   npm run bench                 # the full run (about 8 minutes on 2 cores)
  *   npm run bench -- --quick      # smaller files, for a first look
  *   npm run bench -- --out FILE   # where the JSON goes (default: bench-results.json)
- *   npm run bench -- --only small,clients   # some workloads: big, small, clients, limited
+ *   npm run bench -- --only small,clients   # some workloads: big, small, clients, limited, http
  *
  * The workloads are in bench/workloads/ (one module each, listed in its
  * index.ts); this runner makes the data, starts the servers, runs the chosen
@@ -56,7 +56,9 @@ try {
   await mkdir(resources, { recursive: true });
   await mkdir(out);
   log(`work folder ${work}; generating data`);
-  for (const file of chosen.flatMap((w) => w.files(sizes))) {
+  // Workloads may share files (http fetches big's and clients'): each is written once.
+  const files = new Map(chosen.flatMap((w) => w.files(sizes)).map((f) => [f.name, f]));
+  for (const file of files.values()) {
     await mkdir(dirname(join(resources, file.name)), { recursive: true });
     await writeRandomFile(join(resources, file.name), file.size);
   }
@@ -68,7 +70,9 @@ try {
 
   // Warm-up: the server hashes every file once (cached per version), and the page cache fills.
   log('warm-up: hashing on the server and filling the page cache');
-  const prefetched = chosen.filter((w) => w.prefetch).flatMap((w) => w.files(sizes).map((f) => f.name));
+  const prefetched = [
+    ...new Set(chosen.filter((w) => w.prefetch).flatMap((w) => w.files(sizes).map((f) => f.name))),
+  ];
   if (prefetched.length > 0) await ctx.xferGet(prefetched)();
   execFileSync('sh', ['-c', `cat ${resources}/*.bin ${resources}/small/* > /dev/null 2>&1; true`]);
 

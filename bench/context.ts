@@ -68,10 +68,11 @@ export interface BenchContext {
   /** `xfer get` of `names` from `addr` (the server by default) into a clean `out`. */
   xferGet(names: string[], extra?: string[], addr?: string): () => Promise<Sample>;
   /**
-   * aria2c fetching one file from nginx over 4 connections, as its users would
-   * run it; with `checksum` it also verifies the SHA-256, as xfer always does.
+   * aria2c fetching one file from nginx (or from `url`) over 4 connections, as
+   * its users would run it; with `checksum` it also verifies the SHA-256, as
+   * xfer always does.
    */
-  aria2One(name: string, options?: { sample?: boolean; checksum?: string }): Watched;
+  aria2One(name: string, options?: { sample?: boolean; checksum?: string; url?: string }): Watched;
   /** SHA-256 (hex) of a served file. */
   sha256Of(name: string): Promise<string>;
   /**
@@ -112,7 +113,7 @@ export function createContext(
         await clean();
         return watch(process.execPath, [CLI, 'get', addr, ...names, '--out', out, ...extra]).done;
       },
-    aria2One: (name, { sample = true, checksum = '' } = {}) =>
+    aria2One: (name, { sample = true, checksum = '', url = nginx?.url(name) ?? '' } = {}) =>
       watch(
         'aria2c',
         [
@@ -127,7 +128,7 @@ export function createContext(
           out,
           '-o',
           name,
-          nginx?.url(name) ?? '',
+          url,
         ],
         { sample },
       ),

@@ -25,7 +25,10 @@ export const ERROR_CODES = {
     'The server refused the connection or request because a limit was reached. Try again later.',
   ERR_XFER_RATE_LIMIT: 'Too many requests in too short a time; the server closed the connection.',
   ERR_XFER_TIMEOUT: 'The peer sent nothing for too long; the connection was closed.',
-  ERR_XFER_STALLED: 'A connection stopped delivering bytes; it was closed and its range retried.',
+  ERR_XFER_STALLED:
+    'A connection stopped delivering bytes (or dripped below the floor rate); it was closed and its range retried.',
+  ERR_XFER_NO_PROGRESS:
+    'A download made no useful progress for too long and was given up. The partial file is kept: run again to resume.',
   ERR_XFER_CONNECT: 'Could not connect to the server. Check that it runs and that host and port are right.',
   ERR_XFER_CLOSED: 'The connection closed before the exchange finished.',
   ERR_XFER_TLS: 'The TLS handshake failed. Check --tls, --ca and the server certificate.',
@@ -65,6 +68,7 @@ const RETRYABLE: ReadonlySet<XferErrorCode> = new Set([
   'ERR_XFER_CLOSED',
   'ERR_XFER_TIMEOUT',
   'ERR_XFER_STALLED',
+  'ERR_XFER_NO_PROGRESS',
   'ERR_XFER_SHUTDOWN',
   'ERR_XFER_LIMIT',
   'ERR_XFER_RATE_LIMIT',
@@ -135,6 +139,7 @@ export class RateLimitError extends kind('ERR_XFER_RATE_LIMIT') {}
 // The connection: connecting, silence, closing.
 export class TimeoutError extends kind('ERR_XFER_TIMEOUT') {}
 export class StalledError extends kind('ERR_XFER_STALLED') {}
+export class NoProgressError extends kind('ERR_XFER_NO_PROGRESS') {}
 export class ConnectError extends kind('ERR_XFER_CONNECT') {}
 export class ConnectionClosedError extends kind('ERR_XFER_CLOSED') {}
 export class TlsError extends kind('ERR_XFER_TLS') {}
@@ -178,6 +183,7 @@ const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
   ERR_XFER_RATE_LIMIT: RateLimitError,
   ERR_XFER_TIMEOUT: TimeoutError,
   ERR_XFER_STALLED: StalledError,
+  ERR_XFER_NO_PROGRESS: NoProgressError,
   ERR_XFER_CONNECT: ConnectError,
   ERR_XFER_CLOSED: ConnectionClosedError,
   ERR_XFER_TLS: TlsError,

@@ -6,7 +6,8 @@ import { CLI } from '../servers.js';
 import type { Workload } from './workload.js';
 
 const label = (sizes: Sizes) => `${sizes.clients} clients x ${sizes.clientFile / MiB} MiB`;
-const fileOf = (i: number) => `client-${i}.bin`;
+/** The file client `i` fetches (the `http` workload fetches the same ones). */
+export const fileOf = (i: number) => `client-${i}.bin`;
 
 export const clients: Workload = {
   name: 'clients',
@@ -59,7 +60,7 @@ export const clients: Workload = {
 };
 
 /** Starts every client at once into a clean `out`; the sample is the time until the last one ends. */
-async function allAtOnce(ctx: BenchContext, start: (i: number) => Watched): Promise<Sample> {
+export async function allAtOnce(ctx: BenchContext, start: (i: number) => Watched): Promise<Sample> {
   await ctx.clean();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: ctx.sizes.clients }, (_, i) => start(i).done));

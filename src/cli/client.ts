@@ -2,7 +2,9 @@ import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { resolve, join } from 'node:path';
-import { ClientSession, fetchAll, watchInputList } from '../client/session.js';
+import { fetchAll } from '../client/batch.js';
+import { ClientSession } from '../client/session.js';
+import { watchInputList } from '../client/watch.js';
 import { DEFAULT_PORT, MAX_CONNECTIONS_PER_FILE, printableName } from '../protocol/index.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
 import { ReadOnlyFolderError, UsageError } from '../errors.js';
@@ -21,8 +23,8 @@ const transferOptions = {
 } as const;
 
 const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to ${MAX_CONNECTIONS_PER_FILE}        (default: ${MAX_CONNECTIONS_PER_FILE})
-  --retries N         retries without progress before giving up    (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
-  --stall-timeout S   seconds without data before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
+  --retries N         retries without useful progress (${DEFAULT_RETRY_POLICY.minProgressBytes / 1024 / 1024} MiB) before giving up (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
+  --stall-timeout S   seconds with no data, or under ${DEFAULT_RETRY_POLICY.minBytesPerSecond / 1024} KiB/s, before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
 ${REMOTE_HELP}
   -q, --quiet         print failures only: no file list, no progress, no done lines
   -v, --verbose       print every event: each retry and each file start on its own line`;

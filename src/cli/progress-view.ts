@@ -56,10 +56,10 @@ export function renderFileView(view: FileView, { width, color }: RenderOptions):
  * the SHA-256, and the name is shortened only when even the shortest form lacks room.
  */
 export function renderDoneLine(
-  done: { file: string; size: number; seconds: number; sha256: string },
+  done: { file: string; size: number; seconds: number; sha256: string; bytesPerSecond: number },
   { width, color }: RenderOptions,
 ): string {
-  const rate = done.seconds > 0 ? done.size / done.seconds : 0;
+  const rate = done.bytesPerSecond;
   const mark = color ? '\x1b[32m✓\x1b[0m' : '✓';
   const sha = `verified sha256 ${done.sha256.slice(0, 12)}`;
   const size = humanSize(done.size);

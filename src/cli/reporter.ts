@@ -1,5 +1,4 @@
 import type { ClientEvent } from '../client/events.js';
-import { WHOLE_FILE_MAX_BYTES } from '../client/whole-file.js';
 import { humanSize } from '../human.js';
 import type { Cli } from './cli.js';
 import { forTerminal } from './escape.js';
@@ -75,7 +74,7 @@ export class Reporter {
         // The first plain progress line comes a full interval in, with a measured speed, never "0 B/s".
         this.lastPlain = Date.now();
         // A small file is one round trip: its done line is enough (a log of thousands stays half as long).
-        if (this.verbosity === 'verbose' || (this.mode === 'plain' && event.size > WHOLE_FILE_MAX_BYTES))
+        if (this.verbosity === 'verbose' || (this.mode === 'plain' && event.mode === 'ranges'))
           this.message(
             this.unwrapped(
               `${forTerminal(event.file)}: fetching ${humanSize(event.size)} over ${event.parts.length} connection${event.parts.length === 1 ? '' : 's'}`,

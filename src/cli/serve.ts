@@ -11,7 +11,8 @@ import { readToken, tokenOptions } from './token.js';
 
 export const SERVE_HELP = `Usage: xfer serve [options]
 
-Serves the files in ROOT/resources/ and keeps ROOT/text.txt current.
+Serves the files in ROOT/resources/ and keeps ROOT/text.txt current, to xfer
+clients and, on the same port, to HTTP clients (curl, wget, aria2c, browsers).
 
 Options:
   --root DIR          folder holding resources/ and text.txt      (default: .)
@@ -23,8 +24,10 @@ Options:
   --tls-cert F        serve TLS with this certificate (PEM)
   --tls-key F         ... and this private key (PEM)
   --limit-rate RATE   cap each connection's sending rate, e.g. 10M (default: no cap)
+  --no-http           speak only the xfer protocol (no HTTP on the port); with a
+                      token HTTP needs TLS, so without --tls-cert it is off anyway
   --log FILE          also append the log to FILE (like the original server.log)
-  -v, --verbose       log every connection and every range served
+  -v, --verbose       log every connection, range and HTTP request (access log)
   -h, --help          show this help
 
 Stops on Ctrl+C (exit 130) or SIGTERM (exit 143) after finishing the ranges in
@@ -47,6 +50,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
       log: { type: 'string' },
       'limit-rate': { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
+      'no-http': { type: 'boolean', default: false },
     },
     'serve',
   );
@@ -67,6 +71,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),
     limits: { bytesPerSecondPerConnection },
+    http: !values['no-http'],
   });
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   server.on('log', ({ level, message }) => {
@@ -81,6 +86,13 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
   cli.info(
     `xfer serving ${server.catalog.size} file${server.catalog.size === 1 ? '' : 's'} from ${resolve(values.root, 'resources')} on ${shown}:${bound}${token ? ' (token required)' : ''}${tls ? ' over TLS' : ''}`,
   );
+  if (server.httpFace === 'off-token-without-tls') {
+    cli.info(
+      'HTTP is off: a bearer token must not cross the network in clear. Add --tls-cert and --tls-key to serve HTTPS, or --no-http to silence this.',
+    );
+  } else if (server.httpFace === 'on') {
+    cli.info(`HTTP on the same port: ${tls ? 'https' : 'http'}://${shown}:${bound}/`);
+  }
   server.on('catalog', (count) => cli.info(`catalog: ${count} file${count === 1 ? '' : 's'}`));
   await cli.untilInterrupted();
   cli.info('shutting down: finishing ranges in flight');

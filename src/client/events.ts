@@ -10,6 +10,16 @@ export interface PartProgress {
   total: number;
 }
 
+/** Where a download stands: what the engine reports, and the session turns into `progress` events. */
+export interface DownloadProgress {
+  /** Bytes of the file on disk, resumed ones included. */
+  bytes: number;
+  total: number;
+  /** Bytes that were already on disk (verified) when this run's transfers began: not counted for speed. */
+  resumedBytes: number;
+  parts: PartProgress[];
+}
+
 export type ClientEvent =
   | { type: 'catalog'; files: { name: string; size: number }[] }
   | { type: 'unknown'; file: string; message: string }
@@ -18,6 +28,8 @@ export type ClientEvent =
       type: 'start';
       file: string;
       size: number;
+      /** `whole`: one request, verified in memory (small files); `ranges`: parts over up to 4 connections. */
+      mode: 'whole' | 'ranges';
       parts: { part: number; offset: number; length: number }[];
       resumedBytes: number;
     }
@@ -41,7 +53,16 @@ export type ClientEvent =
       message: string;
     }
   | { type: 'repair'; file: string; pieces: number; message: string }
-  | { type: 'done'; file: string; size: number; sha256: string; seconds: number; bytesTransferred: number }
+  | {
+      type: 'done';
+      file: string;
+      size: number;
+      sha256: string;
+      seconds: number;
+      bytesTransferred: number;
+      /** This run's bytes (the file less what was resumed) per second. */
+      bytesPerSecond: number;
+    }
   | { type: 'error'; file?: string; code: string; message: string };
 
 export type EmitEvent = (event: ClientEvent) => void;

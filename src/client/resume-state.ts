@@ -101,38 +101,3 @@ export async function removeResumeState(path: string): Promise<void> {
   await rm(path, { force: true });
   await rm(`${path}.tmp`, { force: true });
 }
-
-/** One bit a piece. */
-export class PieceSet {
-  readonly bits: Uint8Array;
-
-  constructor(
-    readonly count: number,
-    from?: string,
-  ) {
-    this.bits = new Uint8Array(Math.ceil(count / 8));
-    if (from) this.bits.set(Buffer.from(from, 'base64').subarray(0, this.bits.length));
-  }
-
-  has(i: number): boolean {
-    return ((this.bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
-  }
-
-  add(i: number): void {
-    this.bits[i >> 3] = (this.bits[i >> 3] ?? 0) | (1 << (i & 7));
-  }
-
-  delete(i: number): void {
-    this.bits[i >> 3] = (this.bits[i >> 3] ?? 0) & ~(1 << (i & 7));
-  }
-
-  get size(): number {
-    let n = 0;
-    for (let i = 0; i < this.count; i++) if (this.has(i)) n++;
-    return n;
-  }
-
-  toBase64(): string {
-    return Buffer.from(this.bits).toString('base64');
-  }
-}

@@ -1,17 +1,27 @@
-import { DEFAULT_STALL_TIMEOUT_MS } from '../protocol/index.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AbortedError, errorFromCode, type XferError } from '../errors.js';
+import { DEFAULT_STALL_TIMEOUT_MS, printableName } from '../protocol/index.js';
+import type { EmitEvent } from './events.js';
 
 /**
- * When and how often a failed connection or range is tried again: one object,
- * shared by the library and the CLI flags, documented in docs/protocol.md.
+ * When and how often a failed connection or range is tried again, and when a
+ * slow one counts as stalled: one object, shared by the library and the CLI
+ * flags, documented in docs/protocol.md §5.
  */
 export interface RetryPolicy {
-  /** Consecutive failures without progress before giving up (the count resets when bytes arrive). */
+  /** Consecutive failed attempts without useful progress (see minProgressBytes) before giving up. */
   maxAttempts: number;
-  /** First back-off delay; each further attempt doubles it, up to maxDelayMs, with full jitter. */
+  /** First back-off delay; each further attempt doubles it, up to maxDelayMs, with jitter. */
   baseDelayMs: number;
   maxDelayMs: number;
-  /** A connection with requests outstanding that receives nothing for this long is closed and retried. */
+  /** The stall window: a connection with requests outstanding that receives nothing for this long is closed and retried. */
   stallTimeoutMs: number;
+  /** The floor rate: a connection busy for a whole stall window that received less than this per second in it is stalled too. */
+  minBytesPerSecond: number;
+  /** An attempt that failed after delivering fewer bytes than this counts against maxAttempts; more starts a fresh count. */
+  minProgressBytes: number;
+  /** A file that gains fewer than minProgressBytes on disk for this long is given up (ERR_XFER_NO_PROGRESS). */
+  noProgressTimeoutMs: number;
 }
 
 /** At least 30 s (about 45 s on average) of trying before giving up: enough to ride out a server restart. */
@@ -20,9 +30,73 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   baseDelayMs: 250,
   maxDelayMs: 5_000,
   stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS,
+  minBytesPerSecond: 1024,
+  minProgressBytes: 1024 * 1024,
+  noProgressTimeoutMs: 120_000,
 };
 
-/** Delay before attempt `attempt` (1-based): exponential with full jitter, so clients do not retry in step. */
+/**
+ * Behind a load balancer a request may reach a backend holding another
+ * version of the file, which refuses it (ERR_XFER_CHANGED) before sending a
+ * byte. Such a refusal is retried on a fresh connection (which may reach
+ * another backend) while fewer than this many failures are counted; then the
+ * file counts as changed.
+ */
+export const MAX_VERSION_REFUSALS = 4;
+
+export type RetryDecision =
+  | { retry: true; attempt: number; delayMs: number }
+  | { retry: false; attempt: number; reason: 'verdict' | 'exhausted' };
+
+/**
+ * The one retry decision (after got's calculate-retry-delay): given the
+ * failures counted so far, the error, and how many bytes the failed attempt
+ * delivered, whether to try again and after how long. A verdict (not found,
+ * corrupt, auth) is never retried (a version refusal only a few times); an attempt that made useful progress starts
+ * a fresh count, so a long download survives many brief outages, while one
+ * that made almost none (a server that sends a little and goes quiet) still
+ * uses up the budget.
+ */
+export function decideRetry(
+  policy: RetryPolicy,
+  failure: { attempt: number; error: XferError; progressBytes: number },
+  random: () => number = Math.random,
+): RetryDecision {
+  const refusal = failure.error.code === 'ERR_XFER_CHANGED' && failure.attempt < MAX_VERSION_REFUSALS;
+  if (!failure.error.retryable && !refusal)
+    return { retry: false, attempt: failure.attempt, reason: 'verdict' };
+  const attempt = failure.progressBytes >= policy.minProgressBytes ? 1 : failure.attempt + 1;
+  if (attempt > policy.maxAttempts) return { retry: false, attempt, reason: 'exhausted' };
+  return { retry: true, attempt, delayMs: backoffDelay(attempt, policy, random) };
+}
+
+/**
+ * decideRetry for one part of a file, acted on: throws the error that ends
+ * the download (the verdict itself, or "gave up after N retries"), else
+ * reports the retry and waits out its back-off. Returns the attempt count.
+ */
+export async function retryOrGiveUp(
+  o: { policy: RetryPolicy; signal: AbortSignal; emit: EmitEvent; file: { name: string } },
+  part: number,
+  failure: { attempt: number; error: XferError; progressBytes: number },
+): Promise<number> {
+  const decision = decideRetry(o.policy, failure);
+  const e = failure.error;
+  if (!decision.retry) {
+    if (decision.reason === 'verdict') throw e;
+    throw errorFromCode(
+      e.code,
+      `Gave up on "${printableName(o.file.name)}" after ${decision.attempt - 1} retries: ${e.message}`,
+      { cause: e },
+    );
+  }
+  const { attempt, delayMs } = decision;
+  o.emit({ type: 'retry', file: o.file.name, part, attempt, delayMs, code: e.code, message: e.message });
+  await waitUnlessAborted(delayMs, o.signal);
+  return attempt;
+}
+
+/** Delay before attempt `attempt` (1-based): exponential with jitter in [half, full], so clients do not retry in step. */
 export function backoffDelay(
   attempt: number,
   policy: RetryPolicy,
@@ -32,18 +106,16 @@ export function backoffDelay(
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** Resolves after `ms`, or rejects at once when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** Waits `ms`; an abort ends the wait at once with ERR_XFER_ABORTED. */
+export async function waitUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (err) {
+    if (signal.aborted) throw abortError();
+    throw err;
+  }
+}
+
+export function abortError(): XferError {
+  return new AbortedError('Stopped on request; the partial download is kept and resumes next time.');
 }

@@ -1,8 +1,7 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { constants as fsc, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
-import { AbortedError, UsageError, toXferError } from '../errors.js';
+import { UsageError, toXferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import {
   MAX_CONNECTIONS_PER_FILE,
@@ -14,11 +13,19 @@ import {
 import type { ConnectOptions } from './connection.js';
 import { FileDownload, type RemoteFile } from './download.js';
 import type { EmitEvent } from './events.js';
-import { readInputList } from './input-list.js';
 import { DownloadFolder, type DownloadPaths } from './paths.js';
+import { SMALL_FILE_WINDOW } from './batch.js';
 import { ConnectionPool } from './pool.js';
-import { DEFAULT_RETRY_POLICY, backoffDelay, sleep, type RetryPolicy } from './retry.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  abortError,
+  decideRetry,
+  waitUnlessAborted,
+  type RetryPolicy,
+} from './retry.js';
+import { SpeedMeter } from './speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from './whole-file.js';
+import { XferSource } from './xfer-source.js';
 
 export interface SessionOptions {
   connect: ConnectOptions;
@@ -157,40 +164,37 @@ export class ClientSession {
 
   private async download(file: RemoteFile, paths: DownloadPaths, firstSlot: number): Promise<void> {
     const started = Date.now();
-    const options = {
-      pool: this.pool,
-      firstSlot,
-      paths,
-      file,
-      policy: this.policy,
-      signal: this.o.signal,
-      emit: this.o.emit,
-      fetchPieces: () => this.statRemote(file.name),
-    };
+    const source = new XferSource(this.pool, file, firstSlot, () => this.statRemote(file.name));
     const whole = file.identity.size <= WHOLE_FILE_MAX_BYTES;
-    const job = whole ? new WholeFileDownload(options) : new FileDownload(options);
-    const samples: { at: number; bytes: number }[] = [];
+    const meter = new SpeedMeter();
+    let timer: NodeJS.Timeout | undefined;
     const report = () => {
-      const p = job.progress();
-      const now = Date.now();
-      samples.push({ at: now, bytes: p.bytes });
-      while (samples.length > 2 && now - (samples[0]?.at ?? now) > 2000) samples.shift();
-      const first = samples[0] ?? { at: now, bytes: p.bytes };
-      const bytesPerSecond = now > first.at ? ((p.bytes - first.bytes) * 1000) / (now - first.at) : 0;
-      this.o.emit({ type: 'progress', file: file.name, ...p, bytesPerSecond: Math.round(bytesPerSecond) });
+      const { resumedBytes, ...p } = job.progress();
+      const bytesPerSecond = meter.sample(Date.now(), p.bytes - resumedBytes);
+      this.o.emit({ type: 'progress', file: file.name, ...p, bytesPerSecond });
     };
-    // A small file takes one round trip: its progress is reported once, at the end.
-    const timer = whole ? undefined : setInterval(report, PROGRESS_INTERVAL_MS);
+    const emit: EmitEvent = (event) => {
+      this.o.emit(event);
+      // Progress is reported from the start on (after resumed pieces are checked), never before;
+      // a small file takes one round trip: its progress is reported once, at the end.
+      if (event.type === 'start' && !whole) timer ??= setInterval(report, PROGRESS_INTERVAL_MS);
+    };
+    const options = { sources: [source], paths, file, policy: this.policy, signal: this.o.signal, emit };
+    const job = whole ? new WholeFileDownload(options) : new FileDownload(options);
     try {
       const result = await job.run();
       report();
+      const seconds = (Date.now() - started) / 1000;
+      // Speed counts this run's bytes only: a resumed file is not faster than its link.
+      const fetched = file.identity.size - job.progress().resumedBytes;
       this.o.emit({
         type: 'done',
         file: file.name,
         size: file.identity.size,
         sha256: result.sha256,
-        seconds: (Date.now() - started) / 1000,
+        seconds,
         bytesTransferred: result.bytesTransferred,
+        bytesPerSecond: seconds > 0 ? Math.round(fetched / seconds) : 0,
       });
     } finally {
       clearInterval(timer);
@@ -218,36 +222,20 @@ export class ClientSession {
 
   /** Runs a control request, retrying connection failures with back-off (the server may be restarting). */
   private async withRetry<T>(request: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 0; ;) {
       try {
         return await request();
       } catch (err) {
-        const e = toXferError(err);
+        if (this.o.signal.aborted) throw abortError();
+        const error = toXferError(err);
         // A server never reached is not retried: the first handshake's failure is the answer.
-        if (!e.retryable || !this.pool.everConnected || attempt > this.policy.maxAttempts) throw e;
+        if (!this.pool.everConnected) throw error;
+        const decision = decideRetry(this.policy, { attempt, error, progressBytes: 0 });
+        if (!decision.retry) throw error;
+        attempt = decision.attempt;
         this.pool.drop(0);
-        await sleep(backoffDelay(attempt, this.policy), this.o.signal).catch(() => undefined);
-        if (this.o.signal.aborted) throw new AbortedError('Stopped on request.');
+        await waitUnlessAborted(decision.delayMs, this.o.signal);
       }
-    }
-  }
-}
-
-/** With --once a server that stays away is an error; while watching, it is waited for. */
-async function announceUntilReachable(
-  session: ClientSession,
-  o: WatchOptions & { signal: AbortSignal; emit: EmitEvent },
-): Promise<void> {
-  let reported = false;
-  for (;;) {
-    try {
-      return await session.announceCatalog();
-    } catch (err) {
-      const e = toXferError(err);
-      if (o.once || !e.retryable || o.signal.aborted) throw e;
-      if (!reported) o.emit({ type: 'error', code: e.code, message: `${e.message} Still trying.` });
-      reported = true;
-      await sleep(o.intervalMs, o.signal).catch(() => undefined);
     }
   }
 }
@@ -272,117 +260,4 @@ async function alreadyComplete(final: string, file: RemoteFile): Promise<boolean
   } finally {
     await fh.close();
   }
-}
-
-/**
- * How many small files may be in flight at once (each on the next pooled
- * connection, so up to 8 pipelined on each of 4). 32 keeps the server busy
- * between round trips (2000 x 16 KiB: 0.46 s at 8, 0.39 s at 32, measured) and
- * holds at most 32 x WHOLE_FILE_MAX_BYTES in memory.
- */
-const SMALL_FILE_WINDOW = 32;
-
-/**
- * Fetches `names` in order. Large files go one after another, each over up to
- * 4 connections; a run of small files (one request each) is fetched up to
- * SMALL_FILE_WINDOW at a time, spread over the pooled connections and
- * pipelined on each, so thousands of tiny files do not pay a round trip and a
- * handful of file-system calls one by one.
- */
-export async function fetchAll(
-  session: ClientSession,
-  names: string[],
-  signal: AbortSignal,
-  onOutcome: (name: string, outcome: FetchOutcome) => void,
-): Promise<void> {
-  session.recheckFolders();
-  const window = new Set<Promise<void>>();
-  let next = 0;
-  for (const name of names) {
-    if (signal.aborted) break;
-    const small = session.isSmall(name);
-    if (!small || window.size >= SMALL_FILE_WINDOW) {
-      // A large file waits for the small ones before it, and fills all connections alone.
-      while (window.size >= (small ? SMALL_FILE_WINDOW : 1)) await Promise.race(window);
-    }
-    const run = session.fetch(name, small ? next++ : 0).then((outcome) => onOutcome(name, outcome));
-    if (!small) {
-      await run;
-      continue;
-    }
-    const tracked: Promise<void> = run.finally(() => window.delete(tracked));
-    tracked.catch(() => undefined); // an abort is rethrown by the race or the final wait
-    window.add(tracked);
-  }
-  await Promise.all(window);
-}
-
-export interface WatchOptions {
-  dir: string;
-  intervalMs: number;
-  once: boolean;
-}
-
-/**
- * `xfer client`: reads DIR/input.txt every interval and fetches new names into
- * DIR/data/, one after another. With `once`, fetches what is listed and stops.
- * Resolves with how many names failed (unknown, refused or not verified).
- */
-export async function watchInputList(
-  session: ClientSession,
-  o: WatchOptions & { signal: AbortSignal; emit: EmitEvent },
-): Promise<number> {
-  const handled = new Set<string>();
-  const wanted: string[] = [];
-  const reportedUnknown = new Set<string>();
-  let failed = 0;
-  let inputError: string | undefined;
-  await announceUntilReachable(session, o);
-  for (;;) {
-    let names: string[] = [];
-    try {
-      names = await readInputList(join(o.dir, 'input.txt'));
-      inputError = undefined;
-    } catch (err) {
-      const e = toXferError(err);
-      if (o.once) {
-        o.emit({ type: 'error', code: e.code, message: e.message });
-        return failed + 1;
-      }
-      if (inputError !== e.message)
-        o.emit({ type: 'error', code: e.code, message: `${e.message} Watching for it.` });
-      inputError = e.message;
-    }
-    const fresh = names.filter((n) => !handled.has(n));
-    if (fresh.some((n) => !session.has(n))) await session.refreshCatalog().catch(() => undefined);
-    for (const name of fresh) {
-      if (o.signal.aborted) break;
-      if (!session.has(name)) {
-        if (!reportedUnknown.has(name)) {
-          reportedUnknown.add(name);
-          o.emit({
-            type: 'unknown',
-            file: name,
-            message: `The server has no file named "${printableName(name)}"; skipping it.${o.once ? '' : ' It will be fetched if it appears.'}`,
-          });
-          if (o.once) failed++;
-        }
-        if (o.once) handled.add(name);
-        continue;
-      }
-      handled.add(name);
-      wanted.push(name);
-    }
-    await fetchAll(session, wanted.splice(0), o.signal, (name, outcome) => {
-      if (outcome.ok) return;
-      failed++;
-      // Watching: a file lost to a network failure is tried again on a later scan.
-      if (!o.once && outcome.retryable) handled.delete(name);
-    });
-    if (o.once || o.signal.aborted) break;
-    await sleep(o.intervalMs, o.signal).catch(() => undefined);
-    if (o.signal.aborted) break;
-  }
-  if (o.signal.aborted) throw new AbortedError('Stopped on request.');
-  return failed;
 }

@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
-import { IntegrityError, UnsafePathError, toXferError } from '../errors.js';
+import { IntegrityError, InternalError, UnsafePathError, toXferError, type XferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
-import {
-  MAX_REPAIR_ROUNDS,
-  abortError,
-  backOff,
-  giveUpAfter,
-  type DownloadOptions,
-  type DownloadResult,
-} from './download.js';
+import { MAX_REPAIR_ROUNDS, type DownloadOptions, type DownloadResult } from './download.js';
+import type { DownloadProgress } from './events.js';
 import { writeAllSync } from './part-file.js';
-import type { PartProgress } from './events.js';
+import { ProgressWatch, noProgressError, stalledError } from './progress-watch.js';
+import { abortError, retryOrGiveUp } from './retry.js';
+import type { RangeSource } from './source.js';
 
 /**
  * Files up to this size are fetched with one request, verified in memory and
@@ -20,10 +16,10 @@ import type { PartProgress } from './events.js';
 export const WHOLE_FILE_MAX_BYTES = 1024 * 1024;
 
 /**
- * A small file (at most WHOLE_FILE_MAX_BYTES): one GET on one pooled
- * connection into memory, size and SHA-256 checked there, then written to
- * `NAME.part` and renamed to `NAME`. Unverified bytes never touch the disk, so
- * there is never a partial file to resume: an interrupted one is fetched
+ * A small file (at most WHOLE_FILE_MAX_BYTES): one request on one channel of
+ * its first source into memory, size and SHA-256 checked there, then written
+ * to `NAME.part` and renamed to `NAME`. Unverified bytes never touch the disk,
+ * so there is never a partial file to resume: an interrupted one is fetched
  * again, which costs less than any resume bookkeeping.
  *
  * Its file-system calls (open, fstat, write, close, rename) are synchronous on
@@ -37,9 +33,14 @@ export class WholeFileDownload {
 
   constructor(private readonly o: DownloadOptions) {}
 
-  progress(): { bytes: number; total: number; parts: PartProgress[] } {
+  progress(): DownloadProgress {
     const total = this.o.file.identity.size;
-    return { bytes: this.received, total, parts: [{ part: 0, bytes: this.received, total }] };
+    return {
+      bytes: this.received,
+      total,
+      resumedBytes: 0,
+      parts: [{ part: 0, bytes: this.received, total }],
+    };
   }
 
   async run(): Promise<DownloadResult> {
@@ -48,6 +49,7 @@ export class WholeFileDownload {
       type: 'start',
       file: name,
       size: identity.size,
+      mode: 'whole',
       parts: [{ part: 0, offset: 0, length: identity.size }],
       resumedBytes: 0,
     });
@@ -74,47 +76,62 @@ export class WholeFileDownload {
     }
   }
 
-  /** The file's bytes, retrying connection failures with back-off as the policy says. */
+  /**
+   * The file's bytes, retrying connection failures as decideRetry says. The
+   * minimum-progress rule holds here too: a drip loses its connection, and a
+   * file that cannot get its bytes within the give-up time fails.
+   */
   private async fetchWithRetries(): Promise<Buffer> {
-    const { pool, signal } = this.o;
-    const slot = (this.o.firstSlot ?? 0) % pool.size;
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) throw abortError();
-      // No abort listener per file (32 in flight would trip MaxListeners): the signal closes the pool's connections.
-      try {
-        return await this.fetchOnce(slot);
-      } catch (err) {
+    const { signal, policy } = this.o;
+    const source = this.o.sources[0];
+    if (!source) throw new InternalError('A download needs at least one source.');
+    const watch = new ProgressWatch(policy, Date.now());
+    let reason: XferError | undefined;
+    const timer = setInterval(() => {
+      const verdict = watch.check(Date.now());
+      if (verdict.gaveUp) reason = noProgressError(policy, this.o.file.name);
+      else if (verdict.stalled.length > 0) reason = stalledError(policy, source.label);
+      if (reason) source.drop(0);
+    }, watch.checkIntervalMs);
+    try {
+      for (let attempt = 0; ;) {
         if (signal.aborted) throw abortError();
-        const e = toXferError(err);
-        if (!e.retryable) throw e;
-        pool.drop(slot);
-        const gaveUp = giveUpAfter(this.o, attempt, e);
-        if (gaveUp) throw gaveUp;
-        await backOff(this.o, 0, attempt, e);
+        try {
+          watch.busy(0, Date.now());
+          return await this.fetchOnce(source, watch);
+        } catch (err) {
+          if (signal.aborted) throw abortError();
+          const e = reason ?? toXferError(err);
+          reason = undefined;
+          watch.idle(0);
+          if (e.code === 'ERR_XFER_NO_PROGRESS') throw e;
+          source.drop(0, e);
+          attempt = await retryOrGiveUp(this.o, 0, { attempt, error: e, progressBytes: this.received });
+        }
       }
+    } finally {
+      clearInterval(timer);
     }
   }
 
-  private async fetchOnce(slot: number): Promise<Buffer> {
-    const { file } = this.o;
-    const bytes = Buffer.allocUnsafe(file.identity.size);
+  private async fetchOnce(source: RangeSource, watch: ProgressWatch): Promise<Buffer> {
+    const { size } = this.o.file.identity;
+    const bytes = Buffer.allocUnsafe(size);
     this.received = 0;
-    const conn = await this.o.pool.connection(slot);
-    await conn.get({
-      name: file.name,
+    const channel = await source.channel(0);
+    await channel.read({
       offset: 0,
-      length: file.identity.size,
-      expect: file.identity,
+      length: size,
       // The chunk is the connection's read buffer: copy it out now. The
-      // connection delivers exactly the `size` bytes asked for, in order.
+      // source delivers exactly the `size` bytes asked for, in order.
       onChunk: (chunk, position) => {
         chunk.copy(bytes, position);
         this.received += chunk.length;
         this.bytesTransferred += chunk.length;
+        watch.received(0, chunk.length, Date.now());
       },
-      // Bytes whose SHA-256 matches are the expected file, whatever the server
+      // Bytes whose SHA-256 matches are the expected file, whatever the source
       // reports afterwards; bytes that do not match are fetched again.
-      onLateError: () => undefined,
     });
     return bytes;
   }

@@ -8,6 +8,8 @@ import { AddressInUseError, ListenPermissionError, toXferError, type XferError }
 import { Admission, type Dismiss, type Refusal, type Ticket } from './admission.js';
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost } from './connection.js';
+import { HttpFace, type HttpLimits } from './http/face.js';
+import { sniffProtocol } from './http/sniff.js';
 import { DEFAULT_LIMITS, fitToDescriptorLimit, openFileLimit, type ServerLimits } from './limits.js';
 import { LogLimiter, type ServerLog } from './log-limiter.js';
 import { TextListWriter } from './text-list.js';
@@ -25,6 +27,19 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** How often resources/ is rescanned in case fs.watch missed a change. */
   rescanIntervalMs?: number;
+  /** The HTTP/1.1 face on the same port (default on; off by itself with a token and no TLS). */
+  http?: boolean;
+  httpLimits?: Partial<HttpLimits>;
+}
+
+/** Why the HTTP face is off, when it is. */
+export type HttpFaceState = 'on' | 'off' | 'off-token-without-tls';
+
+/** A connection the server can ask to finish (drain), cut (destroy) or hand back to admission (dismiss). */
+interface LiveConnection {
+  drain(): void;
+  destroy(): void;
+  dismiss(refusal: Refusal): void;
 }
 
 export const DEFAULT_RESCAN_INTERVAL_MS = 2_000;
@@ -42,7 +57,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   readonly admission: Admission;
   private readonly server: Server;
   private readonly tlsContext: SecureContext | undefined;
-  private readonly connections = new Set<ServerConnection>();
+  readonly httpFace: HttpFaceState;
+  private readonly connections = new Set<LiveConnection>();
+  private readonly http: HttpFace | undefined;
   private readonly fileSlots = new Map<string, number>();
   private readonly textList: TextListWriter;
   private readonly repeats = new LogLimiter((entry) => this.emit('log', entry));
@@ -56,6 +73,21 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     this.admission = new Admission(this.limits);
     this.catalog = new Catalog(join(options.root, 'resources'));
     this.textList = new TextListWriter(join(options.root, 'text.txt'));
+    // A bearer token must never cross the wire in clear: with a token, HTTP only over TLS.
+    this.httpFace =
+      options.http === false
+        ? 'off'
+        : options.token !== undefined && !options.tls
+          ? 'off-token-without-tls'
+          : 'on';
+    this.http =
+      this.httpFace === 'on'
+        ? new HttpFace(this, {
+            tls: options.tls !== undefined,
+            ...(options.token !== undefined ? { token: options.token } : {}),
+            ...(options.httpLimits ? { limits: options.httpLimits } : {}),
+          })
+        : undefined;
     this.tlsContext = options.tls
       ? createSecureContext({ cert: options.tls.cert, key: options.tls.key })
       : undefined;
@@ -100,6 +132,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     this.closing ??= (async () => {
       this.admission.close({ code: 'ERR_XFER_SHUTDOWN', message: 'The server is shutting down.' });
       this.catalog.stop();
+      this.http?.drain();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const conn of this.connections) conn.drain();
       const grace = setTimeout(() => {
@@ -107,6 +140,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       }, this.limits.shutdownGraceMs);
       await closed;
       clearTimeout(grace);
+      this.http?.stop();
       this.repeats.flush();
     })();
     return this.closing;
@@ -185,16 +219,44 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     dismiss = (refusal) => conn.dismiss(refusal);
   }
 
-  /** Where an admitted socket starts to be served (the xfer protocol). */
-  private startConnection(socket: Socket, ticket: Ticket): ServerConnection {
+  /**
+   * Where an admitted socket starts to be served: the xfer protocol, or the
+   * HTTP face when its first bytes are an HTTP method. Until they arrive it
+   * just closes at shutdown or when dismissed.
+   */
+  private startConnection(socket: Socket, ticket: Ticket): LiveConnection {
+    const cut = () => socket.destroy();
+    const live: LiveConnection = { drain: cut, destroy: cut, dismiss: cut };
+    this.connections.add(live);
+    socket.on('close', () => this.connections.delete(live));
+    const http = this.http;
+    if (!http) {
+      this.speakXfer(socket, ticket, live);
+      return live;
+    }
+    void sniffProtocol(socket, this.limits.handshakeTimeoutMs).then((protocol) => {
+      if (protocol === 'xfer') this.speakXfer(socket, ticket, live);
+      else if (protocol === 'http') {
+        live.drain = () => undefined; // the face closes its idle connections itself
+        http.accept(socket, ticket);
+      }
+    });
+    return live;
+  }
+
+  private speakXfer(socket: Socket, ticket: Ticket, live: LiveConnection): void {
     const conn = new ServerConnection(socket, this, ticket);
-    this.connections.add(conn);
-    socket.on('close', () => this.connections.delete(conn));
-    return conn;
+    live.drain = () => conn.drain();
+    live.dismiss = (refusal) => conn.dismiss(refusal);
+    socket.resume(); // sniffing left it paused, its first bytes put back
   }
 
   private wrapTls(socket: Socket): TLSSocket {
-    const secure = new TLSSocket(socket, { isServer: true, secureContext: this.tlsContext! });
+    const secure = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: this.tlsContext!,
+      ...(this.http ? { ALPNProtocols: ['http/1.1'] } : {}),
+    });
     secure.on('error', (err: Error) =>
       this.log({ level: 'debug', message: `TLS with ${socket.remoteAddress ?? '?'} failed: ${err.message}` }),
     );

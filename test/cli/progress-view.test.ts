@@ -59,7 +59,7 @@ describe('progress rendering', () => {
 
   test('the done line names the file, size, time, speed and the start of the SHA-256', () => {
     const line = renderDoneLine(
-      { file: 'a.bin', size: 10 * MiB, seconds: 2, sha256: 'ab'.repeat(32) },
+      { file: 'a.bin', size: 10 * MiB, seconds: 2, sha256: 'ab'.repeat(32), bytesPerSecond: 5 * MiB },
       { width: 100, color: false },
     );
     assert.equal(line, '✓ a.bin  10 MiB in 2.0s (5 MiB/s)  verified sha256 abababababab');
@@ -77,7 +77,7 @@ describe('progress rendering', () => {
       const sha = '0123456789abcdef'.repeat(4);
       for (const file of ['a.bin', 'photos/2026/holiday/IMG_20260812_153012_HDR.jpg', longName]) {
         const line = renderDoneLine(
-          { file, size: 209_715_200, seconds: 3.2, sha256: sha },
+          { file, size: 209_715_200, seconds: 3.2, sha256: sha, bytesPerSecond: 65_536_000 },
           { width, color: false },
         );
         assert.ok(stringWidth(line) <= width, `${stringWidth(line)} > ${width}: ${line}`);
@@ -91,7 +91,7 @@ describe('progress rendering', () => {
     const file = 'photos/2026/holiday/IMG_20260812_153012_HDR-panorama-final.jpg';
     const done = (name: string) =>
       renderDoneLine(
-        { file: name, size: 209_715_200, seconds: 3.2, sha256: 'ab'.repeat(32) },
+        { file: name, size: 209_715_200, seconds: 3.2, sha256: 'ab'.repeat(32), bytesPerSecond: 65_536_000 },
         { width: 120, color: false },
       );
     assert.equal(

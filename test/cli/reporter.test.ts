@@ -28,7 +28,14 @@ describe('the terminal reporter', () => {
   test("a dying server's retries replace each other on the part's own line: no scrolling, no wrapping", () => {
     const term = terminal(50);
     const reporter = new Reporter(term.cli, 'tty', false);
-    reporter.handle({ type: 'start', file: 'big.bin', size: 16 * MiB, parts: [], resumedBytes: 0 });
+    reporter.handle({
+      type: 'start',
+      file: 'big.bin',
+      size: 16 * MiB,
+      mode: 'ranges',
+      parts: [],
+      resumedBytes: 0,
+    });
     reporter.handle({
       type: 'progress',
       file: 'big.bin',
@@ -102,6 +109,7 @@ describe('the terminal reporter', () => {
       sha256: '00'.repeat(32),
       seconds: 1,
       bytesTransferred: 1,
+      bytesPerSecond: 1,
     });
     assert.equal(term.output(), '');
     quiet.handle({ type: 'unknown', file: 'b', message: 'The server has no file named "b".' });
@@ -119,6 +127,7 @@ describe('the terminal reporter', () => {
       sha256: 'ab'.repeat(32),
       seconds: 1,
       bytesTransferred: 1024,
+      bytesPerSecond: 1024,
     });
     assert.equal(term.output(), `✓ ${file}  1 KiB in 1.0s (1 KiB/s)  verified sha256 abababababab\n`);
   });
@@ -126,7 +135,14 @@ describe('the terminal reporter', () => {
   test('--verbose on a terminal: each retry and each start is a line of its own, cut to the width', () => {
     const term = terminal(40);
     const reporter = new Reporter(term.cli, 'tty', false, 'verbose');
-    reporter.handle({ type: 'start', file: 'big.bin', size: 16 * MiB, parts: [], resumedBytes: 0 });
+    reporter.handle({
+      type: 'start',
+      file: 'big.bin',
+      size: 16 * MiB,
+      mode: 'ranges',
+      parts: [],
+      resumedBytes: 0,
+    });
     for (let attempt = 1; attempt <= 3; attempt++) {
       reporter.handle({
         type: 'retry',

@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DownloadFolder } from '../../src/client/paths.js';
-import { fetchAll } from '../../src/client/session.js';
+import { fetchAll } from '../../src/client/batch.js';
 import { bookkeeping, downloaded, ownFiles } from '../helpers/download-dir.js';
 import { servesFiles, startFakeServer } from '../helpers/fake-server.js';
 import { eventsOf, newSession } from '../helpers/session.js';

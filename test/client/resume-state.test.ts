@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { PieceSet, loadResumeState, sameIdentity, saveResumeState } from '../../src/client/resume-state.js';
+import { PieceSet } from '../../src/client/piece-set.js';
+import { loadResumeState, sameIdentity, saveResumeState } from '../../src/client/resume-state.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('resume state', () => {

@@ -8,7 +8,7 @@ import { catalogFrame, rawCatalog, startFakeServer } from '../helpers/fake-serve
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
-import { patternBytes, sha256, tempDir } from '../helpers/tmp.js';
+import { patternBytes, sha256, tempDir, waitFor } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 
@@ -131,7 +131,7 @@ describe('client session', () => {
 
   test('a file that changes on the server mid-download starts over and ends exact', async (t) => {
     // The server paces its own reads (4 connections at 4 MiB/s: about 1.5 s for the file), so it
-    // is still reading when the file is replaced after 0.3 s. (A relay would not do: the server
+    // is still reading when the file is replaced as the first bytes arrive. (A relay would not do: the server
     // could park the whole old file in socket buffers first, and the old version would complete.)
     const s = await startServer(
       t,
@@ -141,7 +141,8 @@ describe('client session', () => {
     const run = await newSession(t, s.port);
     const replacement = patternBytes(24 * MiB, 9);
     const fetching = run.session.fetch('f');
-    await new Promise((r) => setTimeout(r, 300));
+    // Replaced once bytes flow (a state, not a sleep): the server is then still reading the old file.
+    await waitFor(() => eventsOf(run.events, 'progress').some((p) => p.bytes > 0), 10_000, 'bytes arriving');
     // Replaced atomically, as a careful publisher does: one change, never a half-written file.
     await writeFile(join(s.resources, '.f.tmp'), replacement);
     await rename(join(s.resources, '.f.tmp'), join(s.resources, 'f'));

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { fetchAll } from '../../src/client/session.js';
+import { fetchAll } from '../../src/client/batch.js';
 import { WHOLE_FILE_MAX_BYTES } from '../../src/client/whole-file.js';
 import { encode } from '../../src/protocol/index.js';
 import { catalogFrame, startFakeServer } from '../helpers/fake-server.js';

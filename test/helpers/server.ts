@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { ClientConnection, type ConnectOptions } from '../../src/client/connection.js';
+import type { HttpLimits } from '../../src/server/http/face.js';
 import type { ServerLimits } from '../../src/server/limits.js';
 import { XferServer } from '../../src/server/server.js';
 
@@ -24,6 +25,8 @@ export async function startServer(
     token?: string;
     tls?: { cert: Buffer; key: Buffer };
     rescanIntervalMs?: number;
+    http?: boolean;
+    httpLimits?: Partial<HttpLimits>;
   } = {},
 ): Promise<TempServer> {
   const root = await mkdtemp(join(tmpdir(), 'xfer-server-'));

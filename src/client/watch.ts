@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import { toXferError } from '../errors.js';
+import { printableName } from '../protocol/index.js';
+import { fetchAll } from './batch.js';
+import type { EmitEvent } from './events.js';
+import { readInputList } from './input-list.js';
+import { DEFAULT_RETRY_POLICY, abortError, decideRetry, waitUnlessAborted } from './retry.js';
+import type { ClientSession } from './session.js';
+
+export interface WatchOptions {
+  dir: string;
+  intervalMs: number;
+  once: boolean;
+}
+
+/**
+ * `xfer client`: reads DIR/input.txt every interval and fetches new names into
+ * DIR/data/, one after another. With `once`, fetches what is listed and stops.
+ * Resolves with how many names failed (unknown, refused or not verified).
+ */
+export async function watchInputList(
+  session: ClientSession,
+  o: WatchOptions & { signal: AbortSignal; emit: EmitEvent },
+): Promise<number> {
+  const handled = new Set<string>();
+  const wanted: string[] = [];
+  const reportedUnknown = new Set<string>();
+  let failed = 0;
+  let inputError: string | undefined;
+  await announceUntilReachable(session, o);
+  for (;;) {
+    let names: string[] = [];
+    try {
+      names = await readInputList(join(o.dir, 'input.txt'));
+      inputError = undefined;
+    } catch (err) {
+      const e = toXferError(err);
+      if (o.once) {
+        o.emit({ type: 'error', code: e.code, message: e.message });
+        return failed + 1;
+      }
+      if (inputError !== e.message)
+        o.emit({ type: 'error', code: e.code, message: `${e.message} Watching for it.` });
+      inputError = e.message;
+    }
+    const fresh = names.filter((n) => !handled.has(n));
+    if (fresh.some((n) => !session.has(n))) await session.refreshCatalog().catch(() => undefined);
+    for (const name of fresh) {
+      if (o.signal.aborted) break;
+      if (!session.has(name)) {
+        if (!reportedUnknown.has(name)) {
+          reportedUnknown.add(name);
+          o.emit({
+            type: 'unknown',
+            file: name,
+            message: `The server has no file named "${printableName(name)}"; skipping it.${o.once ? '' : ' It will be fetched if it appears.'}`,
+          });
+          if (o.once) failed++;
+        }
+        if (o.once) handled.add(name);
+        continue;
+      }
+      handled.add(name);
+      wanted.push(name);
+    }
+    await fetchAll(session, wanted.splice(0), o.signal, (name, outcome) => {
+      if (outcome.ok) return;
+      failed++;
+      // Watching: a file lost to a network failure is tried again on a later scan.
+      if (!o.once && outcome.retryable) handled.delete(name);
+    });
+    if (o.signal.aborted) throw abortError();
+    if (o.once) return failed;
+    await waitUnlessAborted(o.intervalMs, o.signal);
+  }
+}
+
+/** With --once a server that stays away is an error; while watching, it is waited for. */
+async function announceUntilReachable(
+  session: ClientSession,
+  o: WatchOptions & { signal: AbortSignal; emit: EmitEvent },
+): Promise<void> {
+  // Watching, the server is waited for without end, at about the scan interval.
+  const policy = {
+    ...DEFAULT_RETRY_POLICY,
+    maxAttempts: o.once ? 0 : Infinity,
+    baseDelayMs: o.intervalMs,
+    maxDelayMs: o.intervalMs,
+  };
+  for (let attempt = 0; ;) {
+    try {
+      return await session.announceCatalog();
+    } catch (err) {
+      if (o.signal.aborted) throw abortError();
+      const error = toXferError(err);
+      const decision = decideRetry(policy, { attempt, error, progressBytes: 0 });
+      if (!decision.retry) throw error;
+      if (attempt === 0)
+        o.emit({ type: 'error', code: error.code, message: `${error.message} Still trying.` });
+      attempt = decision.attempt;
+      await waitUnlessAborted(decision.delayMs, o.signal);
+    }
+  }
+}
