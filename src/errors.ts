@@ -51,6 +51,14 @@ export const ERROR_CODES = {
   ERR_XFER_USAGE: 'The command line is not valid. See `xfer --help`.',
   ERR_XFER_ABORTED: 'Stopped on request (Ctrl+C). Run again to resume.',
   ERR_XFER_INTERNAL: 'An unexpected internal error. Please report it with the message.',
+  ERR_XFER_HTTP_STATUS: 'The web server refused the request (an HTTP error status); the message names it.',
+  ERR_XFER_HTTP_UNAVAILABLE:
+    'The web server is failing or busy (5xx or 429); the request is retried with back-off, honouring Retry-After.',
+  ERR_XFER_HTTP_RANGE:
+    'The web server answered a range request with other bytes than asked (Content-Range or Content-Length); refused.',
+  ERR_XFER_REDIRECT: 'Too many redirects, or a redirect to an unsafe place (https to http, another scheme).',
+  ERR_XFER_CHECKSUM_LIST:
+    'A checksum (sha256=HEX), checksum list or Metalink file is malformed, too large or lacks the file.',
 } as const;
 
 export type XferErrorCode = keyof typeof ERROR_CODES;
@@ -72,6 +80,8 @@ const RETRYABLE: ReadonlySet<XferErrorCode> = new Set([
   'ERR_XFER_SHUTDOWN',
   'ERR_XFER_LIMIT',
   'ERR_XFER_RATE_LIMIT',
+  'ERR_XFER_HTTP_UNAVAILABLE',
+  'ERR_XFER_HTTP_RANGE',
 ]);
 
 /**
@@ -157,6 +167,34 @@ export class AddressInUseError extends kind('ERR_XFER_ADDRESS_IN_USE') {}
 export class ListenPermissionError extends kind('ERR_XFER_PERMISSION') {}
 export class ReadOnlyFolderError extends kind('ERR_XFER_READ_ONLY') {}
 
+// Web servers (HTTP sources).
+export class HttpStatusError extends kind('ERR_XFER_HTTP_STATUS') {}
+/** A 5xx, 408 or 429: retried; `retryAfterMs` is the wait the server asked for with Retry-After. */
+export class HttpUnavailableError extends kind('ERR_XFER_HTTP_UNAVAILABLE') {
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message?: string, options?: XferErrorOptions & { retryAfterMs?: number | undefined }) {
+    super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+/** A range answer we refuse; `rangesIgnored`: the server sent the whole file (200), so fetch it whole, on one connection. */
+export class BadRangeAnswerError extends kind('ERR_XFER_HTTP_RANGE') {
+  readonly rangesIgnored: boolean;
+
+  constructor(message?: string, options?: XferErrorOptions & { rangesIgnored?: boolean }) {
+    super(message, options);
+    this.rangesIgnored = options?.rangesIgnored ?? false;
+  }
+
+  /** Asking again cannot help a server that ignores ranges: the caller fetches the file whole instead. */
+  override get retryable(): boolean {
+    return !this.rangesIgnored;
+  }
+}
+export class RedirectError extends kind('ERR_XFER_REDIRECT') {}
+export class ChecksumListError extends kind('ERR_XFER_CHECKSUM_LIST') {}
+
 // The run itself.
 /** The command line was wrong; exit code 2. */
 export class UsageError extends kind('ERR_XFER_USAGE') {}
@@ -199,6 +237,11 @@ const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
   ERR_XFER_USAGE: UsageError,
   ERR_XFER_ABORTED: AbortedError,
   ERR_XFER_INTERNAL: InternalError,
+  ERR_XFER_HTTP_STATUS: HttpStatusError,
+  ERR_XFER_HTTP_UNAVAILABLE: HttpUnavailableError,
+  ERR_XFER_HTTP_RANGE: BadRangeAnswerError,
+  ERR_XFER_REDIRECT: RedirectError,
+  ERR_XFER_CHECKSUM_LIST: ChecksumListError,
 };
 
 /**

@@ -6,6 +6,8 @@ import { median } from '../report.js';
 import type { Workload } from './workload.js';
 
 const GiB = 1024 * MiB;
+/** xfer fetching the big file from nginx (an HTTP source) with --checksum. */
+const WEB_ROW = 'xfer get URL --checksum';
 const label = (sizes: Sizes) => `one ${sizes.big / MiB} MiB file`;
 
 export const big: Workload = {
@@ -22,6 +24,11 @@ export const big: Workload = {
       await ctx.clean();
       return run();
     };
+    if (nginx) {
+      // The same file from nginx as an HTTP source, its SHA-256 given as aria2c's is.
+      const sha = await ctx.sha256Of('big.bin');
+      tools.push([WEB_ROW, ctx.xferGet([], ['--checksum', `sha256=${sha}`], nginx.url('big.bin'))]);
+    }
     if (peers.aria2c && nginx) {
       tools.push(['aria2c -x4 -s4', cleanThen(() => ctx.aria2One('big.bin').done)]);
       const checksum = await ctx.sha256Of('big.bin');
@@ -63,6 +70,11 @@ export const big: Workload = {
         medianOf(w, 'xfer') / medianOf(w, `aria2c -x4 -s4 ${ARIA2_VERIFIED}`),
       ],
       ['xfer / cp, one big file', medianOf(w, 'xfer') / medianOf(w, 'cp')],
+      ['xfer from nginx / aria2c, one big file', medianOf(w, WEB_ROW) / medianOf(w, 'aria2c -x4 -s4')],
+      [
+        'xfer from nginx / aria2c verifying SHA-256, one big file',
+        medianOf(w, WEB_ROW) / medianOf(w, `aria2c -x4 -s4 ${ARIA2_VERIFIED}`),
+      ],
     ];
   },
 };

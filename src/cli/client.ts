@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { resolve, join } from 'node:path';
 import { fetchAll } from '../client/batch.js';
@@ -7,11 +5,14 @@ import { ClientSession } from '../client/session.js';
 import { watchInputList } from '../client/watch.js';
 import { DEFAULT_PORT, MAX_CONNECTIONS_PER_FILE, printableName } from '../protocol/index.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
-import { ReadOnlyFolderError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
+import { ensureWritable } from './folder.js';
 import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
 import { Reporter, type Verbosity } from './reporter.js';
+import { WEB_HELP, getUrls, isWebUrl, webOptions } from './web-get.js';
+import { WebSession } from '../client/http/web-session.js';
 
 const transferOptions = {
   ...remoteOptions,
@@ -34,7 +35,9 @@ export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]] [options]
 Shows the server's files, then downloads the names listed in DIR/input.txt
 (one per line; # comments and blank lines skipped) into DIR/data/, one file
 after another, each over up to ${MAX_CONNECTIONS_PER_FILE} connections, verified by size and SHA-256.
-Re-reads input.txt every few seconds until Ctrl+C. Without HOST it asks
+Lines starting with http:// or https:// are fetched from that web server, in
+their place in the list (see xfer get --help). Re-reads input.txt every few
+seconds until Ctrl+C. Without HOST it asks
 "HOST Name:" on a terminal (empty = 127.0.0.1).
 
 Options:
@@ -49,16 +52,24 @@ Example:
 `;
 
 export const GET_HELP = `Usage: xfer get SERVER NAME... [options]
+       xfer get URL... [options]
 
-Downloads the named files into DIR, verified by size and SHA-256.
+Downloads the named files into DIR, verified by size and SHA-256. URLs
+(http:// or https://) are fetched from any web server, over up to 4
+connections when it serves ranges, verified by the strongest hash available
+(--checksum, --checksums, Metalink, Repr-Digest, Digest) or else by size
+alone; the done line says which.
 
 Options:
   -o, --out DIR       where the files go                          (default: .)
 ${TRANSFER_HELP}
+For URLs:
+${WEB_HELP}
   -h, --help          show this help
 
-Example:
+Examples:
   xfer get 127.0.0.1 movie.mkv notes.txt -o ./in
+  xfer get https://example.org/big.iso --checksum sha256=... -o ./in
 `;
 
 export async function client(argv: string[], cli: Cli): Promise<number> {
@@ -82,23 +93,46 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
     server,
     values,
     { dir: join(dir, 'data'), flag: '--dir' },
-    async (session, reporter) =>
-      watchInputList(session, {
-        dir,
-        intervalMs,
-        once: values.once,
-        signal: cli.interrupt.signal,
-        emit: reporter.handle,
-      }),
+    async (session, reporter) => {
+      // URL lines of input.txt go to a web session, made on the first one.
+      let web: WebSession | undefined;
+      try {
+        return await watchInputList(session, {
+          dir,
+          intervalMs,
+          once: values.once,
+          signal: cli.interrupt.signal,
+          emit: reporter.handle,
+          fetchUrl: (url) => {
+            web ??= new WebSession({
+              dataDir: join(dir, 'data'),
+              ...transferSettings(values),
+              signal: cli.interrupt.signal,
+              emit: reporter.handle,
+            });
+            return web.fetch(url);
+          },
+        });
+      } finally {
+        await web?.close();
+      }
+    },
   );
 }
 
 export async function get(argv: string[], cli: Cli): Promise<number> {
   const { values, positionals } = parseCommand(
     argv,
-    { ...transferOptions, out: { type: 'string', short: 'o', default: '.' } },
+    { ...transferOptions, ...webOptions, out: { type: 'string', short: 'o', default: '.' } },
     'get',
   );
+  if (positionals[0] !== undefined && isWebUrl(positionals[0])) {
+    return getUrls(cli, positionals, values, {
+      dataDir: resolve(values.out),
+      ...transferSettings(values),
+      verbosity: verbosityOf(values),
+    });
+  }
   const [server, ...names] = positionals;
   if (server === undefined || names.length === 0)
     throw new UsageError('xfer get needs a SERVER and at least one NAME (see `xfer get --help`).');
@@ -136,13 +170,8 @@ type TransferValues = {
   verbose?: boolean | undefined;
 } & Parameters<typeof connectOptions>[1];
 
-async function runTransfer(
-  cli: Cli,
-  server: string,
-  values: TransferValues,
-  target: { dir: string; flag: string },
-  work: (session: ClientSession, reporter: Reporter) => Promise<number>,
-): Promise<number> {
+/** --connections, --retries and --stall-timeout, for xfer servers and web servers alike. */
+function transferSettings(values: TransferValues): { connections: number; policy: RetryPolicy } {
   const connections = intOption(
     values.connections,
     'connections',
@@ -162,8 +191,24 @@ async function runTransfer(
         DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000,
       ) * 1000,
   };
+  return { connections, policy };
+}
+
+/** -q/--quiet or -v/--verbose, for xfer servers and web servers alike. */
+function verbosityOf(values: { quiet?: boolean | undefined; verbose?: boolean | undefined }): Verbosity {
   if (values.quiet && values.verbose) throw new UsageError('Give --quiet or --verbose, not both.');
-  const verbosity: Verbosity = values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal';
+  return values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal';
+}
+
+async function runTransfer(
+  cli: Cli,
+  server: string,
+  values: TransferValues,
+  target: { dir: string; flag: string },
+  work: (session: ClientSession, reporter: Reporter) => Promise<number>,
+): Promise<number> {
+  const { connections, policy } = transferSettings(values);
+  const verbosity = verbosityOf(values);
   const connect = await connectOptions(server, values);
   await ensureWritable(target.dir, target.flag);
   const reporter = Reporter.for(cli, values.json === true, verbosity);
@@ -183,22 +228,6 @@ async function runTransfer(
   } finally {
     reporter.finish();
     session.close();
-  }
-}
-
-/** A folder the files cannot be written to is one clear failure up front, not an EACCES per file. */
-async function ensureWritable(dir: string, flag: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
-    const why = code === 'EROFS' ? 'its file system is read-only' : 'permission denied';
-    throw new ReadOnlyFolderError(
-      `Cannot write to ${dir} (${why}): fix its permissions or choose another folder with ${flag}.`,
-      { cause: err },
-    );
   }
 }
 

@@ -56,18 +56,28 @@ export function renderFileView(view: FileView, { width, color }: RenderOptions):
  * the SHA-256, and the name is shortened only when even the shortest form lacks room.
  */
 export function renderDoneLine(
-  done: { file: string; size: number; seconds: number; sha256: string; bytesPerSecond: number },
+  done: {
+    file: string;
+    size: number;
+    seconds: number;
+    sha256: string;
+    bytesPerSecond: number;
+    /** A web file says what was checked; without it, the SHA-256 was (xfer servers always give one). */
+    verified?: string | undefined;
+  },
   { width, color }: RenderOptions,
 ): string {
   const rate = done.bytesPerSecond;
   const mark = color ? '\x1b[32m✓\x1b[0m' : '✓';
-  const sha = `verified sha256 ${done.sha256.slice(0, 12)}`;
   const size = humanSize(done.size);
+  const verdict = verifiedText(done);
+  // The short forms drop a hash's digits, never the news that no hash was checked.
+  const short = done.verified === undefined || done.verified.startsWith('sha256') ? 'verified' : verdict;
   const tails = [
-    `  ${size} in ${humanDuration(done.seconds)} (${humanRate(rate)})  ${sha}`,
-    `  ${size}  ${sha}`,
-    `  ${size}  verified`,
-    '  verified',
+    `  ${size} in ${humanDuration(done.seconds)} (${humanRate(rate)})  ${verdict}`,
+    `  ${size}  ${verdict}`,
+    `  ${size}  ${short}`,
+    `  ${short}`,
   ];
   const name = forTerminal(done.file);
   const room = (tail: string) => width - 2 - textWidth(tail);
@@ -76,6 +86,14 @@ export function renderDoneLine(
     tails.find((t) => room(t) >= Math.min(textWidth(name), MIN_NAME_WIDTH)) ??
     '';
   return fit(`${mark} ${truncateMiddle(name, Math.max(1, room(tail)))}${tail}`, width);
+}
+
+/** Never claims a SHA-256 that was not checked: `verified: size only` says so plainly. */
+function verifiedText(done: { sha256: string; verified?: string | undefined }): string {
+  if (done.verified === undefined) return `verified sha256 ${done.sha256.slice(0, 12)}`;
+  return done.verified.startsWith('sha256')
+    ? `verified: ${done.verified} ${done.sha256.slice(0, 12)}`
+    : `verified: ${done.verified}`;
 }
 
 /** A plain progress line for logs and pipes: no escape codes. */

@@ -114,6 +114,9 @@ export class Reporter {
         this.endFile();
         this.message(`${forTerminal(event.file)}: ${forTerminal(event.reason)}`);
         break;
+      case 'note':
+        this.message(`${forTerminal(event.file)}: ${forTerminal(event.message)}`);
+        break;
       case 'retry':
         this.retry(event);
         break;

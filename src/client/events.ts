@@ -62,7 +62,10 @@ export type ClientEvent =
       bytesTransferred: number;
       /** This run's bytes (the file less what was resumed) per second. */
       bytesPerSecond: number;
+      /** What the bytes were checked against (web files): e.g. `sha256 (Repr-Digest)`, or `size only`. */
+      verified?: string;
     }
+  | { type: 'note'; file: string; message: string }
   | { type: 'error'; file?: string; code: string; message: string };
 
 export type EmitEvent = (event: ClientEvent) => void;

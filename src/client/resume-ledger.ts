@@ -50,7 +50,7 @@ export class ResumeLedger {
       (s) => s.size,
       () => undefined,
     );
-    if (state && sameIdentity(state, file.identity, file.pieceSize)) {
+    if (state && sameIdentity(state, file.identity, file.pieceSize, file.origin)) {
       if (partSize === file.identity.size) {
         for (const p of new PieceSet(this.pieces.count, state.done)) this.pieces.add(p);
       }
@@ -136,6 +136,7 @@ export class ResumeLedger {
       sha256: identity.sha256.toString('hex'),
       pieceSize,
       done: this.pieces.toBase64(),
+      ...(this.file.origin === undefined ? {} : { origin: this.file.origin }),
     });
   }
 

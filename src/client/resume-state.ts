@@ -14,12 +14,20 @@ export interface ResumeState {
   pieceSize: number;
   /** Bitfield of written pieces, base64. */
   done: string;
+  /** A web file's URL and version (ETag, else Last-Modified and size): another one restarts the file. */
+  origin?: string;
 }
 
 const MAX_STATE_BYTES = 64 * 1024;
 
-export function sameIdentity(state: ResumeState, id: FileIdentity, pieceSize: number): boolean {
+export function sameIdentity(
+  state: ResumeState,
+  id: FileIdentity,
+  pieceSize: number,
+  origin?: string,
+): boolean {
   return (
+    state.origin === origin &&
     state.size === id.size &&
     state.mtimeUs === id.mtimeUs &&
     state.sha256 === id.sha256.toString('hex') &&
@@ -54,7 +62,8 @@ export async function loadResumeState(path: string): Promise<ResumeState | undef
       /^[0-9a-f]{64}$/.test(v.sha256) &&
       Number.isSafeInteger(v.pieceSize) &&
       (v.pieceSize ?? 0) > 0 &&
-      typeof v.done === 'string';
+      typeof v.done === 'string' &&
+      (v.origin === undefined || typeof v.origin === 'string');
     if (!ok) return undefined;
     const state = v as ResumeState;
     if (Buffer.from(state.done, 'base64').length !== Math.ceil(Math.ceil(state.size / state.pieceSize) / 8))

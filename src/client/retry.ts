@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { AbortedError, errorFromCode, type XferError } from '../errors.js';
+import { AbortedError, errorFromCode, toXferError, type XferError } from '../errors.js';
 import { DEFAULT_STALL_TIMEOUT_MS, printableName } from '../protocol/index.js';
 import type { EmitEvent } from './events.js';
 
@@ -67,7 +67,9 @@ export function decideRetry(
     return { retry: false, attempt: failure.attempt, reason: 'verdict' };
   const attempt = failure.progressBytes >= policy.minProgressBytes ? 1 : failure.attempt + 1;
   if (attempt > policy.maxAttempts) return { retry: false, attempt, reason: 'exhausted' };
-  return { retry: true, attempt, delayMs: backoffDelay(attempt, policy, random) };
+  // A web server's Retry-After (429, 503) is a floor for the delay.
+  const asked = (failure.error as { retryAfterMs?: number }).retryAfterMs ?? 0;
+  return { retry: true, attempt, delayMs: Math.max(asked, backoffDelay(attempt, policy, random)) };
 }
 
 /**
@@ -94,6 +96,33 @@ export async function retryOrGiveUp(
   o.emit({ type: 'retry', file: o.file.name, part, attempt, delayMs, code: e.code, message: e.message });
   await waitUnlessAborted(delayMs, o.signal);
   return attempt;
+}
+
+/**
+ * Runs a request that moves no file bytes (a STAT, a probe), retrying what
+ * may pass with decideRetry's back-off; `beforeRetry` runs before each wait
+ * (e.g. to drop a failed connection; it may throw to stop). A verdict or an
+ * exhausted budget throws.
+ */
+export async function retrying<T>(
+  policy: RetryPolicy,
+  signal: AbortSignal,
+  request: () => Promise<T>,
+  beforeRetry: (error: XferError) => void = () => undefined,
+): Promise<T> {
+  for (let attempt = 0; ;) {
+    try {
+      return await request();
+    } catch (err) {
+      if (signal.aborted) throw abortError();
+      const error = toXferError(err);
+      const decision = decideRetry(policy, { attempt, error, progressBytes: 0 });
+      if (!decision.retry) throw error;
+      attempt = decision.attempt;
+      beforeRetry(error);
+      await waitUnlessAborted(decision.delayMs, signal);
+    }
+  }
 }
 
 /** Delay before attempt `attempt` (1-based): exponential with jitter in [half, full], so clients do not retry in step. */

@@ -16,13 +16,7 @@ import type { EmitEvent } from './events.js';
 import { DownloadFolder, type DownloadPaths } from './paths.js';
 import { SMALL_FILE_WINDOW } from './batch.js';
 import { ConnectionPool } from './pool.js';
-import {
-  DEFAULT_RETRY_POLICY,
-  abortError,
-  decideRetry,
-  waitUnlessAborted,
-  type RetryPolicy,
-} from './retry.js';
+import { DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
 import { SpeedMeter } from './speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from './whole-file.js';
 import { XferSource } from './xfer-source.js';
@@ -45,9 +39,9 @@ export interface FetchOutcome {
 }
 
 /** How often progress is reported while a file downloads: enough for a live bar, never per chunk. */
-const PROGRESS_INTERVAL_MS = 100;
+export const PROGRESS_INTERVAL_MS = 100;
 /** A file that changes on the server mid-download is started over at most this many times. */
-const MAX_RESTARTS = 3;
+export const MAX_RESTARTS = 3;
 
 /**
  * A client's conversation with one server: its catalog, and files fetched one
@@ -221,22 +215,12 @@ export class ClientSession {
   }
 
   /** Runs a control request, retrying connection failures with back-off (the server may be restarting). */
-  private async withRetry<T>(request: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ;) {
-      try {
-        return await request();
-      } catch (err) {
-        if (this.o.signal.aborted) throw abortError();
-        const error = toXferError(err);
-        // A server never reached is not retried: the first handshake's failure is the answer.
-        if (!this.pool.everConnected) throw error;
-        const decision = decideRetry(this.policy, { attempt, error, progressBytes: 0 });
-        if (!decision.retry) throw error;
-        attempt = decision.attempt;
-        this.pool.drop(0);
-        await waitUnlessAborted(decision.delayMs, this.o.signal);
-      }
-    }
+  private withRetry<T>(request: () => Promise<T>): Promise<T> {
+    return retrying(this.policy, this.o.signal, request, (error) => {
+      // A server never reached is not retried: the first handshake's failure is the answer.
+      if (!this.pool.everConnected) throw error;
+      this.pool.drop(0);
+    });
   }
 }
 

@@ -5,13 +5,17 @@ import { fetchAll } from './batch.js';
 import type { EmitEvent } from './events.js';
 import { readInputList } from './input-list.js';
 import { DEFAULT_RETRY_POLICY, abortError, decideRetry, waitUnlessAborted } from './retry.js';
-import type { ClientSession } from './session.js';
+import type { ClientSession, FetchOutcome } from './session.js';
 
 export interface WatchOptions {
   dir: string;
   intervalMs: number;
   once: boolean;
+  /** Fetches a line that is a web URL (http:// or https://), in its place among the names. */
+  fetchUrl?: (url: string) => Promise<FetchOutcome>;
 }
+
+const WEB_URL = /^https?:\/\//i;
 
 /**
  * `xfer client`: reads DIR/input.txt every interval and fetches new names into
@@ -44,9 +48,23 @@ export async function watchInputList(
       inputError = e.message;
     }
     const fresh = names.filter((n) => !handled.has(n));
-    if (fresh.some((n) => !session.has(n))) await session.refreshCatalog().catch(() => undefined);
+    const onOutcome = (name: string, outcome: FetchOutcome) => {
+      if (outcome.ok) return;
+      failed++;
+      // Watching: a file lost to a network failure is tried again on a later scan.
+      if (!o.once && outcome.retryable) handled.delete(name);
+    };
+    if (fresh.some((n) => !session.has(n) && !WEB_URL.test(n)))
+      await session.refreshCatalog().catch(() => undefined);
     for (const name of fresh) {
       if (o.signal.aborted) break;
+      if (o.fetchUrl && WEB_URL.test(name)) {
+        handled.add(name);
+        // In list order: the names before it first.
+        await fetchAll(session, wanted.splice(0), o.signal, onOutcome);
+        if (!o.signal.aborted) onOutcome(name, await o.fetchUrl(name));
+        continue;
+      }
       if (!session.has(name)) {
         if (!reportedUnknown.has(name)) {
           reportedUnknown.add(name);
@@ -63,12 +81,7 @@ export async function watchInputList(
       handled.add(name);
       wanted.push(name);
     }
-    await fetchAll(session, wanted.splice(0), o.signal, (name, outcome) => {
-      if (outcome.ok) return;
-      failed++;
-      // Watching: a file lost to a network failure is tried again on a later scan.
-      if (!o.once && outcome.retryable) handled.delete(name);
-    });
+    await fetchAll(session, wanted.splice(0), o.signal, onOutcome);
     if (o.signal.aborted) throw abortError();
     if (o.once) return failed;
     await waitUnlessAborted(o.intervalMs, o.signal);

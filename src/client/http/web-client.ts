@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { UsageError } from '../../errors.js';
+import { printableName } from '../../protocol/index.js';
+import { RateLimit } from './rate-limit.js';
+
+/** Where Debian, Ubuntu, Fedora and Alpine keep the system's CA bundle. */
+const SYSTEM_CA_BUNDLES = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/cert.pem',
+];
+/** The most connections one file may use on one web server (the same rule as for xfer servers). */
+export const MAX_WEB_CONNECTIONS = 4;
+
+export interface WebClientOptions {
+  /** Keep-alive connections per web server (origin), 1 to 4. */
+  connections: number;
+  /** Extra request headers (`Name: value`), sent with every request to the first origin. */
+  headers?: [string, string][];
+  /** An extra CA certificate (PEM) trusted on top of the built-in and system CAs. */
+  ca?: string;
+  /** A connection that delivers no header or body byte for this long fails (and is retried). */
+  stallTimeoutMs: number;
+  /** Bytes per second for all downloads of the run together; 0 or absent for no cap. */
+  limitRate?: number;
+}
+
+/**
+ * One undici dispatcher for all web downloads of a run: a keep-alive pool of
+ * up to `connections` per origin, through HTTP_PROXY/HTTPS_PROXY unless
+ * NO_PROXY says otherwise (undici's EnvHttpProxyAgent, only built when a
+ * proxy variable is set), TLS with the built-in and system CAs plus an extra
+ * CA. Redirects are not followed here: `webRequest` follows them with our
+ * own rules.
+ */
+export class WebClient {
+  readonly dispatcher: Dispatcher;
+  readonly headers: [string, string][];
+  readonly stallTimeoutMs: number;
+  readonly rateLimit: RateLimit | undefined;
+
+  constructor(options: WebClientOptions) {
+    const connections = Math.max(1, Math.min(MAX_WEB_CONNECTIONS, options.connections));
+    const secureContext = options.ca === undefined ? undefined : trustWith(options.ca);
+    const agentOptions: Agent.Options = {
+      connections,
+      pipelining: 1,
+      headersTimeout: options.stallTimeoutMs,
+      bodyTimeout: options.stallTimeoutMs,
+      connectTimeout: options.stallTimeoutMs,
+      ...(secureContext ? { connect: { secureContext } } : {}),
+    };
+    this.dispatcher = proxyConfigured() ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions);
+    this.headers = options.headers ?? [];
+    this.stallTimeoutMs = options.stallTimeoutMs;
+    this.rateLimit = options.limitRate ? new RateLimit(options.limitRate) : undefined;
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.destroy();
+  }
+}
+
+function proxyConfigured(): boolean {
+  return ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'].some(
+    (v) => (process.env[v] ?? '') !== '',
+  );
+}
+
+/** One TLS context for every connection: the built-in CAs, the system bundle if there is one, and `ca`. */
+function trustWith(ca: string): SecureContext {
+  const system = SYSTEM_CA_BUNDLES.map((path) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }).find((text) => text !== undefined);
+  return createSecureContext({ ca: [...rootCertificates, ...(system ? [system] : []), ca] });
+}
+
+/**
+ * A `Name: value` request header as written on the command line. Names are
+ * HTTP tokens; values hold no CR, LF or NUL (no header injection).
+ */
+export function parseHeaderOption(text: string): [string, string] {
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/.exec(text);
+  // eslint-disable-next-line no-control-regex
+  if (!m?.[1] || m[2] === undefined || /[\u0000\r\n]/.test(m[2])) {
+    throw new UsageError(`"${printableName(text)}" is not a header: write 'Name: value'.`);
+  }
+  const name = m[1].toLowerCase();
+  if (['host', 'range', 'if-range', 'content-length', 'transfer-encoding', 'connection'].includes(name)) {
+    throw new UsageError(`The ${m[1]} header is set by xfer itself and cannot be given.`);
+  }
+  return [m[1], m[2]];
+}
+
+/**
+ * A URL's `user:pass@` turned into a Basic Authorization header, and the URL
+ * without them: credentials never appear in a URL we print, log or follow.
+ */
+export function splitCredentials(url: URL): { url: URL; authorization: string | undefined } {
+  if (url.username === '' && url.password === '') return { url, authorization: undefined };
+  const bare = new URL(url.href);
+  bare.username = '';
+  bare.password = '';
+  let user: string;
+  let pass: string;
+  try {
+    user = decodeURIComponent(url.username);
+    pass = decodeURIComponent(url.password);
+  } catch {
+    throw new UsageError(`The credentials in the URL for ${bare.host} are not valid percent-encoding.`);
+  }
+  return { url: bare, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+}
+
+/** A URL as shown to people: credentials removed, controls escaped. */
+export function shownUrl(url: URL): string {
+  if (url.username === '' && url.password === '') return printableName(url.href);
+  const bare = new URL(url.href);
+  bare.username = '';
+  bare.password = '';
+  return printableName(bare.href);
+}

@@ -1,0 +1,307 @@
+import { lstat, open } from 'node:fs/promises';
+import { BadRangeAnswerError, UsageError, toXferError } from '../../errors.js';
+import { sha256Range } from '../../file-hash.js';
+import { pieceSizeFor, printableName } from '../../protocol/index.js';
+import { FileDownload, type RemoteFile } from '../download.js';
+import type { EmitEvent } from '../events.js';
+import { DownloadFolder, type DownloadPaths } from '../paths.js';
+import { abortError, retrying, type RetryPolicy } from '../retry.js';
+import { MAX_RESTARTS, PROGRESS_INTERVAL_MS, type FetchOutcome } from '../session.js';
+import { SpeedMeter } from '../speed-meter.js';
+import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from '../whole-file.js';
+import { fileNameFor } from './file-name.js';
+import { HttpSource, type WebFile } from './http-source.js';
+import { probe, type Probe } from './probe.js';
+import { describeValidator } from './validator.js';
+import { WebClient, shownUrl, splitCredentials } from './web-client.js';
+import { expectedHash, fetchMetalink, fetchSmallText, type ExpectedHash } from './web-hashes.js';
+import { discardBody, type WebTarget } from './web-request.js';
+import { streamWhole } from './web-stream.js';
+
+export interface WebSessionOptions {
+  /** Where finished files go. */
+  dataDir: string;
+  /** Connections per file: 1 to 4. */
+  connections: number;
+  policy: RetryPolicy;
+  signal: AbortSignal;
+  emit: EmitEvent;
+  /** Extra request headers, an extra CA (PEM). */
+  headers?: [string, string][];
+  ca?: string;
+  /** Probe with HEAD instead of `GET Range: bytes=0-`. */
+  head?: boolean;
+  /** Bytes per second for all web downloads together; 0 for no cap. */
+  limitRate?: number;
+}
+
+export interface WebFetchOptions {
+  /** The file's SHA-256, given by the user. */
+  checksum?: Buffer;
+  /** The name on disk instead of the server's. */
+  output?: string;
+}
+
+/** 32 zero bytes: the engine's placeholder SHA-256 when only the size is checked (never reported as a hash). */
+const NO_HASH = Buffer.alloc(32);
+
+/**
+ * Downloads from web servers: each URL probed (its verdict, name and
+ * identity), then fetched by the same engine as xfer files through an
+ * HttpSource (4 connections when ranges work, one otherwise), verified by
+ * the strongest hash available or else by size alone, and reported with the
+ * same events; the done event says what was verified. A file that changes on
+ * the server restarts cleanly; a server whose range answers cannot be
+ * trusted is fetched again whole over one connection.
+ */
+export class WebSession {
+  readonly client: WebClient;
+  /** A checksum list (name → SHA-256) that applies to every URL from now on. */
+  checksums: Map<string, Buffer> | undefined;
+  private readonly folder: DownloadFolder;
+
+  constructor(private readonly o: WebSessionOptions) {
+    this.client = new WebClient({
+      connections: o.connections,
+      stallTimeoutMs: o.policy.stallTimeoutMs,
+      ...(o.headers ? { headers: o.headers } : {}),
+      ...(o.ca === undefined ? {} : { ca: o.ca }),
+      ...(o.limitRate ? { limitRate: o.limitRate } : {}),
+    });
+    this.folder = new DownloadFolder(o.dataDir);
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  /** The text of a small web file (a checksum list), retried like any request. */
+  fetchText(url: string, maxBytes: number): Promise<string> {
+    const target = targetOf(url);
+    return this.withRetry(() => fetchSmallText(this.client, target, maxBytes, this.o.signal));
+  }
+
+  /** Downloads one URL, verified; reports done or error and never throws but on abort. */
+  async fetch(url: string, options: WebFetchOptions = {}): Promise<FetchOutcome> {
+    // Until the URL is parsed, it is shown as typed, less any `user:pass@`.
+    let label = printableName(url.replace(/\/\/[^/@]*@/, '//'));
+    try {
+      const target = targetOf(url);
+      label = shownUrl(target.url);
+      let wholeOnly = false;
+      for (let restarts = 0; ; restarts++) {
+        const p = await this.withRetry(() =>
+          probe(this.client, target, { head: this.o.head === true, signal: this.o.signal }),
+        );
+        label = options.output ?? fileNameFor(p.target.url, p.headers);
+        try {
+          await this.download(p, options, wholeOnly);
+          return { ok: true };
+        } catch (err) {
+          if (p.whole) discardBody(p.whole);
+          const e = toXferError(err);
+          const untrusted = e instanceof BadRangeAnswerError && p.split && !wholeOnly;
+          if (restarts >= MAX_RESTARTS || (e.code !== 'ERR_XFER_CHANGED' && !untrusted)) throw e;
+          if (untrusted) {
+            wholeOnly = true;
+            this.o.emit({
+              type: 'note',
+              file: label,
+              message: `one connection, whole body from now on: ${e.message}`,
+            });
+          } else {
+            this.o.emit({
+              type: 'restart',
+              file: label,
+              message: `"${printableName(label)}" changed on the web server; starting over.`,
+            });
+          }
+        }
+      }
+    } catch (err) {
+      const e = toXferError(err);
+      if (e.code === 'ERR_XFER_ABORTED' || this.o.signal.aborted) throw abortError();
+      this.o.emit({ type: 'error', file: label, code: e.code, message: e.message });
+      return { ok: false, retryable: e.retryable };
+    }
+  }
+
+  private async download(p: Probe, options: WebFetchOptions, wholeOnly: boolean): Promise<void> {
+    const name = options.output ?? fileNameFor(p.target.url, p.headers);
+    const paths = await this.folder.paths(name);
+    const urlName = safeUrlName(p.target.url);
+    const names = [name, ...(urlName && urlName !== name ? [urlName] : [])];
+    const metalink =
+      p.size === undefined ? undefined : await fetchMetalink(this.client, p, names, this.o.signal);
+    const expected = expectedHash({
+      checksum: options.checksum,
+      checksums: this.checksums,
+      names,
+      metalink,
+      probe: p,
+    });
+    if (await this.alreadyThere(name, paths, p, expected)) return;
+    if (p.note) this.o.emit({ type: 'note', file: name, message: p.note });
+    const started = Date.now();
+    if (p.size === undefined || !p.validator) {
+      if (!p.whole)
+        throw new BadRangeAnswerError(`${shownUrl(p.target.url)} gave neither a size nor a body to read.`);
+      const result = await streamWhole({
+        ...this.o,
+        name,
+        paths,
+        answer: p.whole,
+        expected,
+        limit: this.client.rateLimit,
+      });
+      const seconds = (Date.now() - started) / 1000;
+      this.o.emit({
+        type: 'done',
+        file: name,
+        ...result,
+        seconds,
+        bytesPerSecond: seconds > 0 ? Math.round(result.size / seconds) : 0,
+      });
+      return;
+    }
+    const size = p.size;
+    const pieces = metalink?.pieces;
+    const file: RemoteFile = {
+      name,
+      identity: { size, mtimeUs: 0, sha256: expected?.sha256 ?? NO_HASH },
+      pieceSize: pieces?.length ?? pieceSizeFor(size),
+      verify: expected ? 'sha256' : 'size',
+      origin: `${p.target.url.href} ${describeValidator(p.validator)}`,
+    };
+    const web: WebFile = {
+      target: p.target,
+      name,
+      validator: p.validator,
+      ranges: p.split && !wholeOnly,
+      whole: p.whole,
+      pieces,
+    };
+    const source = new HttpSource(this.client, web, file.identity, this.o.connections);
+    const job = this.jobFor(source, file, paths);
+    const meter = new SpeedMeter();
+    const report = () => {
+      const { resumedBytes, ...progress } = job.progress();
+      this.o.emit({
+        type: 'progress',
+        file: name,
+        ...progress,
+        bytesPerSecond: meter.sample(Date.now(), progress.bytes - resumedBytes),
+      });
+    };
+    const timer = setInterval(report, PROGRESS_INTERVAL_MS);
+    try {
+      const result = await job.run();
+      report();
+      const seconds = (Date.now() - started) / 1000;
+      const fetched = size - job.progress().resumedBytes;
+      this.o.emit({
+        type: 'done',
+        file: name,
+        size,
+        sha256: result.sha256,
+        seconds,
+        bytesTransferred: result.bytesTransferred,
+        bytesPerSecond: seconds > 0 ? Math.round(fetched / seconds) : 0,
+        verified: verifiedLabel(expected),
+      });
+    } finally {
+      clearInterval(timer);
+      source.dropAll();
+    }
+  }
+
+  private jobFor(
+    source: HttpSource,
+    file: RemoteFile,
+    paths: DownloadPaths,
+  ): FileDownload | WholeFileDownload {
+    const options = {
+      sources: [source],
+      paths,
+      file,
+      policy: this.o.policy,
+      signal: this.o.signal,
+      emit: this.o.emit,
+    };
+    return file.identity.size <= WHOLE_FILE_MAX_BYTES
+      ? new WholeFileDownload(options)
+      : new FileDownload(options);
+  }
+
+  /**
+   * A file already at the final path is never overwritten by a web download
+   * (a verified file stays untouched): it is skipped, as verified when a
+   * known SHA-256 matches, else as kept.
+   */
+  private async alreadyThere(
+    name: string,
+    paths: DownloadPaths,
+    p: Probe,
+    expected: ExpectedHash | undefined,
+  ): Promise<boolean> {
+    const st = await lstat(paths.final).catch(() => undefined);
+    if (!st) return false;
+    if (p.whole) discardBody(p.whole);
+    const same =
+      st.isFile() &&
+      st.size === p.size &&
+      expected !== undefined &&
+      (await hashOf(paths.final, st.size)).equals(expected.sha256);
+    this.o.emit({
+      type: 'skip',
+      file: name,
+      reason: same
+        ? 'already downloaded and verified'
+        : 'a file by that name is already there; it is kept (remove it to fetch again)',
+    });
+    return true;
+  }
+
+  /** Runs a request, retrying what may pass (resets, 5xx, 429 after its Retry-After) with back-off. */
+  private withRetry<T>(request: () => Promise<T>): Promise<T> {
+    return retrying(this.o.policy, this.o.signal, request);
+  }
+}
+
+/** `sha256 (Repr-Digest)`, `sha256 (checksum)`, ... or `size only`: what the done line says was checked. */
+export function verifiedLabel(expected: ExpectedHash | undefined): string {
+  return expected ? `sha256 (${expected.source})` : 'size only';
+}
+
+/** A URL as given: http or https only; `user:pass@` becomes an Authorization header. */
+export function targetOf(url: string): WebTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`"${printableName(url)}" is not a URL.`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError(
+      `Only http:// and https:// URLs can be fetched, not ${printableName(parsed.protocol)}.`,
+    );
+  }
+  return splitCredentials(parsed);
+}
+
+function safeUrlName(url: URL): string | undefined {
+  try {
+    return fileNameFor(url, undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+async function hashOf(path: string, size: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    return await sha256Range(fh, 0, size);
+  } finally {
+    await fh.close();
+  }
+}
