@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   ERR_XFER_NOT_FOUND: 'The server has no file by that name. Run `xfer ls` to see what it offers.',
   ERR_XFER_RANGE: 'The requested byte range lies outside the file.',
   ERR_XFER_CHANGED: 'The file changed on the server since it was listed; the download starts over.',
-  ERR_XFER_AUTH: 'Authentication failed. Check the token given with --token or XFER_TOKEN.',
+  ERR_XFER_AUTH: 'Authentication failed. Check the token given with --token, --token-file or XFER_TOKEN.',
   ERR_XFER_LIMIT:
     'The server refused the connection or request because a limit was reached. Try again later.',
   ERR_XFER_RATE_LIMIT: 'Too many requests in too short a time; the server closed the connection.',
@@ -43,6 +43,11 @@ export const ERROR_CODES = {
   ERR_XFER_CATALOG_TIMEOUT:
     'The server did not finish sending its catalog within the LIST deadline; the listing was refused.',
   ERR_XFER_FS: 'A file operation failed (permissions, missing folder). The message names the file.',
+  ERR_XFER_ADDRESS_IN_USE:
+    'The server cannot listen: another program uses that port. Choose another port or stop that program.',
+  ERR_XFER_PERMISSION:
+    'The server is not allowed to listen on that port (below 1024 needs administrator rights). Use a port of 1024 or above.',
+  ERR_XFER_READ_ONLY: 'The download folder cannot be written. Fix its permissions or choose another folder.',
   ERR_XFER_USAGE: 'The command line is not valid. See `xfer --help`.',
   ERR_XFER_ABORTED: 'Stopped on request (Ctrl+C). Run again to resume.',
   ERR_XFER_INTERNAL: 'An unexpected internal error. Please report it with the message.',
@@ -157,6 +162,11 @@ export class DiskFullError extends kind('ERR_XFER_DISK_FULL') {}
 export class FileTooLargeError extends kind('ERR_XFER_FILE_TOO_LARGE') {}
 export class FileSystemError extends kind('ERR_XFER_FS') {}
 
+// Where the files go: the server's port, the client's folder.
+export class AddressInUseError extends kind('ERR_XFER_ADDRESS_IN_USE') {}
+export class ListenPermissionError extends kind('ERR_XFER_PERMISSION') {}
+export class ReadOnlyFolderError extends kind('ERR_XFER_READ_ONLY') {}
+
 // Web servers (HTTP sources).
 export class HttpStatusError extends kind('ERR_XFER_HTTP_STATUS') {}
 /** A 5xx, 408 or 429: retried; `retryAfterMs` is the wait the server asked for with Retry-After. */
@@ -221,6 +231,9 @@ const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
   ERR_XFER_DISK_FULL: DiskFullError,
   ERR_XFER_FILE_TOO_LARGE: FileTooLargeError,
   ERR_XFER_FS: FileSystemError,
+  ERR_XFER_ADDRESS_IN_USE: AddressInUseError,
+  ERR_XFER_PERMISSION: ListenPermissionError,
+  ERR_XFER_READ_ONLY: ReadOnlyFolderError,
   ERR_XFER_USAGE: UsageError,
   ERR_XFER_ABORTED: AbortedError,
   ERR_XFER_INTERNAL: InternalError,

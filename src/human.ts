@@ -1,8 +1,9 @@
 /**
- * Human sizes as the course project printed them in text.txt ("arya.gif 3.5 MB"):
- * powers of 1024, one decimal below 100, the decimal dropped when it is zero.
+ * The one size convention, everywhere (terminal, text.txt, --limit-rate): powers
+ * of 1024 labelled as such (KiB, MiB, ...), one decimal below 100, the decimal
+ * dropped when it is zero: 3000 bytes is "2.9 KiB", 209715200 is "200 MiB".
  */
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'] as const;
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
 export function humanSize(bytes: number): string {
   let value = bytes;

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
+import { closest } from './suggest.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -8,7 +9,19 @@ export function parseCommand<O extends OptionSpec>(argv: string[], options: O, c
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see \`xfer ${command} --help\`)`);
+    const e = err as Error & { code?: string };
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec(e.message)?.[1] : undefined;
+    if (unknown !== undefined) {
+      const flags = [
+        '--help',
+        ...Object.entries(options).flatMap(([long, o]) => [`--${long}`, ...(o.short ? [`-${o.short}`] : [])]),
+      ];
+      const guess = closest(unknown.split('=')[0] ?? unknown, flags);
+      throw new UsageError(
+        `Unknown option ${unknown}.${guess ? ` Did you mean ${guess}?` : ''} (see \`xfer ${command} --help\`)`,
+      );
+    }
+    throw new UsageError(`${e.message.split('\n')[0]} (see \`xfer ${command} --help\`)`);
   }
 }
 

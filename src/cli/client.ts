@@ -8,8 +8,9 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../client/retry.js';
 import { UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
+import { ensureWritable } from './folder.js';
 import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
-import { Reporter } from './reporter.js';
+import { Reporter, type Verbosity } from './reporter.js';
 import { WEB_HELP, getUrls, isWebUrl, webOptions } from './web-get.js';
 import { WebSession } from '../client/http/web-session.js';
 
@@ -19,6 +20,8 @@ const transferOptions = {
   retries: { type: 'string' },
   'stall-timeout': { type: 'string' },
   mirror: { type: 'string', multiple: true },
+  quiet: { type: 'boolean', short: 'q', default: false },
+  verbose: { type: 'boolean', short: 'v', default: false },
 } as const;
 
 /** Sources for one file at most (the primary and its mirrors): each adds up to 4 connections. */
@@ -30,7 +33,9 @@ const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to
   --mirror HOST[:PORT]  another xfer server with the same files (repeatable, up to ${MAX_SOURCES - 1}):
                       large files come from every server whose copy has the same
                       size and SHA-256, each over up to --connections connections
-${REMOTE_HELP}`;
+${REMOTE_HELP}
+  -q, --quiet         print failures only: no file list, no progress, no done lines
+  -v, --verbose       print every event: each retry and each file start on its own line`;
 
 export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]...] [options]
 
@@ -64,15 +69,15 @@ connections when it serves ranges, verified by the strongest hash available
 alone; the done line says which.
 
 Options:
-  --out DIR           where the files go                          (default: .)
+  -o, --out DIR       where the files go                          (default: .)
 ${TRANSFER_HELP}
 For URLs:
 ${WEB_HELP}
   -h, --help          show this help
 
 Examples:
-  xfer get 127.0.0.1 movie.mkv notes.txt --out ./in
-  xfer get https://example.org/big.iso --checksum sha256=... --out ./in
+  xfer get 127.0.0.1 movie.mkv notes.txt -o ./in
+  xfer get https://example.org/big.iso --checksum sha256=... -o ./in
 `;
 
 export async function client(argv: string[], cli: Cli): Promise<number> {
@@ -95,7 +100,7 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
     cli,
     server,
     { ...values, mirror: mirrors },
-    join(dir, 'data'),
+    { dir: join(dir, 'data'), flag: '--dir' },
     async (session, reporter) => {
       // URL lines of input.txt go to a web session, made on the first one.
       let web: WebSession | undefined;
@@ -126,32 +131,42 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
 export async function get(argv: string[], cli: Cli): Promise<number> {
   const { values, positionals } = parseCommand(
     argv,
-    { ...transferOptions, ...webOptions, out: { type: 'string', default: '.' } },
+    { ...transferOptions, ...webOptions, out: { type: 'string', short: 'o', default: '.' } },
     'get',
   );
   if (positionals[0] !== undefined && isWebUrl(positionals[0])) {
-    return getUrls(cli, positionals, values, { dataDir: resolve(values.out), ...transferSettings(values) });
+    return getUrls(cli, positionals, values, {
+      dataDir: resolve(values.out),
+      ...transferSettings(values),
+      verbosity: verbosityOf(values),
+    });
   }
   const [server, ...names] = positionals;
   if (server === undefined || names.length === 0)
     throw new UsageError('xfer get needs a SERVER and at least one NAME (see `xfer get --help`).');
-  return runTransfer(cli, server, values, resolve(values.out), async (session, reporter) => {
-    const wanted = [...new Set(names)];
-    const unknown = new Set(await session.lookup(wanted));
-    for (const name of unknown) {
-      reporter.handle({
-        type: 'unknown',
-        file: name,
-        message: `The server has no file named "${printableName(name)}".`,
+  return runTransfer(
+    cli,
+    server,
+    values,
+    { dir: resolve(values.out), flag: '--out' },
+    async (session, reporter) => {
+      const wanted = [...new Set(names)];
+      const unknown = new Set(await session.lookup(wanted));
+      for (const name of unknown) {
+        reporter.handle({
+          type: 'unknown',
+          file: name,
+          message: `The server has no file named "${printableName(name)}".`,
+        });
+      }
+      let failed = unknown.size;
+      const known = wanted.filter((n) => !unknown.has(n));
+      await fetchAll(session, known, cli.interrupt.signal, (_name, outcome) => {
+        if (!outcome.ok) failed++;
       });
-    }
-    let failed = unknown.size;
-    const known = wanted.filter((n) => !unknown.has(n));
-    await fetchAll(session, known, cli.interrupt.signal, (_name, outcome) => {
-      if (!outcome.ok) failed++;
-    });
-    return failed;
-  });
+      return failed;
+    },
+  );
 }
 
 type TransferValues = {
@@ -160,6 +175,8 @@ type TransferValues = {
   retries?: string | undefined;
   'stall-timeout'?: string | undefined;
   json?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
 } & Parameters<typeof connectOptions>[1];
 
 /** --connections, --retries and --stall-timeout, for xfer servers and web servers alike. */
@@ -186,21 +203,29 @@ function transferSettings(values: TransferValues): { connections: number; policy
   return { connections, policy };
 }
 
+/** -q/--quiet or -v/--verbose, for xfer servers and web servers alike. */
+function verbosityOf(values: { quiet?: boolean | undefined; verbose?: boolean | undefined }): Verbosity {
+  if (values.quiet && values.verbose) throw new UsageError('Give --quiet or --verbose, not both.');
+  return values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal';
+}
+
 async function runTransfer(
   cli: Cli,
   server: string,
   values: TransferValues,
-  dataDir: string,
+  target: { dir: string; flag: string },
   work: (session: ClientSession, reporter: Reporter) => Promise<number>,
 ): Promise<number> {
   const { connections, policy } = transferSettings(values);
-  const reporter = Reporter.for(cli, values.json === true);
+  const verbosity = verbosityOf(values);
   const connect = await connectOptions(server, values);
   const mirrors = await mirrorOptions(values.mirror ?? [], values);
+  await ensureWritable(target.dir, target.flag);
+  const reporter = Reporter.for(cli, values.json === true, verbosity);
   const session = new ClientSession({
     connect,
     mirrors,
-    dataDir,
+    dataDir: target.dir,
     connections,
     policy,
     signal: cli.interrupt.signal,

@@ -8,7 +8,8 @@ import { DEFAULT_PORT } from '../protocol/index.js';
 
 export const LS_HELP = `Usage: xfer ls SERVER [options]
 
-Prints the files a server offers. SERVER is HOST[:PORT] (port ${DEFAULT_PORT} by default; IPv6 as [::1]:PORT).
+Prints the files a server offers, as a table on stdout (names shortened only
+to fit a terminal). SERVER is HOST[:PORT] (port ${DEFAULT_PORT} by default; IPv6 as [::1]:PORT).
 
 Options:
 ${REMOTE_HELP}
@@ -31,7 +32,9 @@ export async function ls(argv: string[], cli: Cli): Promise<number> {
     if (values.json) {
       cli.json({ type: 'catalog', files: entries.map((e) => ({ name: e.name, size: e.size })) });
     } else {
-      for (const line of renderCatalog(entries)) cli.out(line);
+      // A terminal gets a table that fits it; a pipe gets every name whole.
+      const width = cli.stdout.isTTY ? (cli.stdout.columns || 80) - 1 : undefined;
+      for (const line of renderCatalog(entries, width)) cli.out(line);
     }
     return 0;
   } finally {

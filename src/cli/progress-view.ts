@@ -1,7 +1,7 @@
-import { textWidth } from './text-width.js';
+import { forTerminal } from './escape.js';
+import { fit, textWidth, truncateMiddle } from './text-width.js';
 import { humanDuration, humanRate, humanSize } from '../human.js';
 import type { PartProgress } from '../client/events.js';
-import { printableName } from '../protocol/index.js';
 
 /** What the live view shows of the file being fetched. */
 export interface FileView {
@@ -10,12 +10,17 @@ export interface FileView {
   total: number;
   bytesPerSecond: number;
   parts: PartProgress[];
+  /** A part's latest trouble ("retry 2 in 1.0s [ERR_XFER_CLOSED]"), shown on its own line until it moves again. */
+  notes?: ReadonlyMap<number, string>;
 }
 
 export interface RenderOptions {
   width: number;
   color: boolean;
 }
+
+/** A done line shortens a name to this before it drops its last detail. */
+const MIN_NAME_WIDTH = 16;
 
 const FULL = '█';
 const EMPTY = '░';
@@ -32,19 +37,24 @@ export function renderFileView(view: FileView, { width, color }: RenderOptions):
   const stats = ` ${humanSize(view.bytes)}/${humanSize(view.total)} ${String(pct).padStart(3)}% ${humanRate(view.bytesPerSecond)} ETA ${humanDuration(eta)}`;
   const compact = ` ${String(pct).padStart(3)}% ${humanRate(view.bytesPerSecond)}`;
   const tail = textWidth(stats) + 8 <= w ? stats : compact;
-  const name = truncateMiddle(printableName(view.name), Math.max(4, w - textWidth(tail)));
+  const name = truncateMiddle(forTerminal(view.name), Math.max(4, w - textWidth(tail)));
   const lines = [fit(`${name}${tail}`, w)];
   for (const p of view.parts) {
     const partPct = percent(p.bytes, p.total);
     const label = `  part ${p.part} `;
-    const suffix = ` ${String(partPct).padStart(3)}%`;
-    const barWidth = Math.max(4, w - label.length - suffix.length - 2);
+    const note = view.notes?.get(p.part);
+    const suffix = ` ${String(partPct).padStart(3)}%${note === undefined ? '' : `  ${forTerminal(note)}`}`;
+    const barWidth = Math.max(4, w - label.length - textWidth(suffix) - 2);
     lines.push(fit(`${label}[${bar(partPct, barWidth, color)}]${suffix}`, w));
   }
   return lines;
 }
 
-/** The permanent line for a finished file. */
+/**
+ * The permanent line for a finished file, never wider than `width`: the details
+ * are dropped whole, longest first, so the line never breaks inside a number or
+ * the SHA-256, and the name is shortened only when even the shortest form lacks room.
+ */
 export function renderDoneLine(
   done: {
     file: string;
@@ -59,9 +69,23 @@ export function renderDoneLine(
 ): string {
   const rate = done.bytesPerSecond;
   const mark = color ? '\x1b[32m✓\x1b[0m' : '✓';
-  const tail = `  ${humanSize(done.size)} in ${humanDuration(done.seconds)} (${humanRate(rate)})  ${verifiedText(done)}`;
-  const name = truncateMiddle(printableName(done.file), Math.max(8, width - 2 - textWidth(tail)));
-  return `${mark} ${name}${tail}`;
+  const size = humanSize(done.size);
+  const verdict = verifiedText(done);
+  // The short forms drop a hash's digits, never the news that no hash was checked.
+  const short = done.verified === undefined || done.verified.startsWith('sha256') ? 'verified' : verdict;
+  const tails = [
+    `  ${size} in ${humanDuration(done.seconds)} (${humanRate(rate)})  ${verdict}`,
+    `  ${size}  ${verdict}`,
+    `  ${size}  ${short}`,
+    `  ${short}`,
+  ];
+  const name = forTerminal(done.file);
+  const room = (tail: string) => width - 2 - textWidth(tail);
+  const tail =
+    tails.find((t) => room(t) >= textWidth(name)) ??
+    tails.find((t) => room(t) >= Math.min(textWidth(name), MIN_NAME_WIDTH)) ??
+    '';
+  return fit(`${mark} ${truncateMiddle(name, Math.max(1, room(tail)))}${tail}`, width);
 }
 
 /** Never claims a SHA-256 that was not checked: `verified: size only` says so plainly. */
@@ -75,7 +99,7 @@ function verifiedText(done: { sha256: string; verified?: string | undefined }): 
 /** A plain progress line for logs and pipes: no escape codes. */
 export function renderPlainProgress(view: FileView): string {
   const parts = view.parts.map((p) => `${p.part}:${percent(p.bytes, p.total)}%`).join(' ');
-  return `${printableName(view.name)}: ${humanSize(view.bytes)}/${humanSize(view.total)} ${percent(view.bytes, view.total)}% ${humanRate(view.bytesPerSecond)} parts ${parts}`;
+  return `${forTerminal(view.name)}: ${humanSize(view.bytes)}/${humanSize(view.total)} ${percent(view.bytes, view.total)}% ${humanRate(view.bytesPerSecond)} parts ${parts}`;
 }
 
 export function percent(part: number, whole: number): number {
@@ -88,39 +112,4 @@ function bar(pct: number, width: number, color: boolean): string {
   const done = FULL.repeat(filled);
   const rest = EMPTY.repeat(width - filled);
   return color ? `\x1b[36m${done}\x1b[2m${rest}\x1b[0m` : done + rest;
-}
-
-/** Keeps both ends of a long name ("very-long…name.bin"), measured in terminal columns. */
-export function truncateMiddle(text: string, max: number): string {
-  if (textWidth(text) <= max) return text;
-  const chars = [...text];
-  let head = '';
-  let tail = '';
-  let i = 0;
-  let j = chars.length - 1;
-  const budget = max - 1;
-  while (i <= j) {
-    const takeHead = textWidth(head) <= textWidth(tail);
-    const next = takeHead ? chars[i]! : chars[j]!;
-    if (textWidth(head) + textWidth(tail) + textWidth(next) > budget) break;
-    if (takeHead) {
-      head += next;
-      i++;
-    } else {
-      tail = next + tail;
-      j--;
-    }
-  }
-  return `${head}…${tail}`;
-}
-
-/** Cuts a line (escape codes aside) to `width` columns so it can never wrap. */
-function fit(line: string, width: number): string {
-  if (textWidth(line) <= width) return line;
-  let out = '';
-  for (const ch of line) {
-    if (textWidth(out + ch) > width) break;
-    out += ch;
-  }
-  return out;
 }

@@ -6,6 +6,7 @@ import { DEFAULT_PORT } from '../protocol/index.js';
 import { XferServer } from '../server/server.js';
 import { intOption, parseCommand, rateOption } from './args.js';
 import type { Cli } from './cli.js';
+import { forTerminal } from './escape.js';
 import { readToken, tokenOptions } from './token.js';
 
 export const SERVE_HELP = `Usage: xfer serve [options]
@@ -15,8 +16,9 @@ clients and, on the same port, to HTTP clients (curl, wget, aria2c, browsers).
 
 Options:
   --root DIR          folder holding resources/ and text.txt      (default: .)
-  --host H            address to listen on                        (default: 0.0.0.0)
-  --port N            port; 0 picks a free one                    (default: ${DEFAULT_PORT})
+  --host H            address to listen on   (default: every IPv6 and IPv4 address;
+                      every IPv4 address on a host without IPv6)
+  -p, --port N        port; 0 picks a free one                    (default: ${DEFAULT_PORT})
   --token T           require clients to know this token          (default: none; or XFER_TOKEN)
   --token-file F      read the token from a file (keeps it out of ps)
   --tls-cert F        serve TLS with this certificate (PEM)
@@ -27,8 +29,11 @@ Options:
   --no-http           speak only the xfer protocol (no HTTP on the port); with a
                       token HTTP needs TLS, so without --tls-cert it is off anyway
   --log FILE          also append the log to FILE (like the original server.log)
-  --verbose           log every connection, range and HTTP request (access log)
+  -v, --verbose       log every connection, range and HTTP request (access log)
   -h, --help          show this help
+
+Stops on Ctrl+C (exit 130) or SIGTERM (exit 143) after finishing the ranges in
+flight. A port in use or one it may not take fails at once (exit 1).
 
 Example:
   xfer serve --root ./share --port ${DEFAULT_PORT}
@@ -39,15 +44,15 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
     argv,
     {
       root: { type: 'string', default: '.' },
-      host: { type: 'string', default: '0.0.0.0' },
-      port: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
       ...tokenOptions,
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       log: { type: 'string' },
       'limit-rate': { type: 'string' },
       'limit-rate-total': { type: 'string' },
-      verbose: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
       'no-http': { type: 'boolean', default: false },
     },
     'serve',
@@ -65,7 +70,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
       : undefined;
   const server = await XferServer.start({
     root: resolve(values.root),
-    host: values.host,
+    ...(values.host !== undefined ? { host: values.host } : {}),
     port,
     ...(token !== undefined ? { token } : {}),
     ...(tls ? { tls } : {}),
@@ -75,7 +80,8 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   server.on('log', ({ level, message }) => {
     if (level === 'debug' && !values.verbose) return;
-    const line = `${new Date().toISOString()} ${level} ${message}`;
+    // Log lines quote what clients sent (names, addresses): escaped, so no client can steer the terminal.
+    const line = `${new Date().toISOString()} ${level} ${forTerminal(message)}`;
     cli.info(line);
     logFile?.write(`${line}\n`);
   });

@@ -11,3 +11,38 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 export function textWidth(text: string): number {
   return PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text);
 }
+
+/** Keeps both ends of a long name ("very-long…name.bin"), measured in terminal columns. */
+export function truncateMiddle(text: string, max: number): string {
+  if (textWidth(text) <= max) return text;
+  const chars = [...text];
+  let head = '';
+  let tail = '';
+  let i = 0;
+  let j = chars.length - 1;
+  const budget = max - 1;
+  while (i <= j) {
+    const takeHead = textWidth(head) <= textWidth(tail);
+    const next = takeHead ? chars[i]! : chars[j]!;
+    if (textWidth(head) + textWidth(tail) + textWidth(next) > budget) break;
+    if (takeHead) {
+      head += next;
+      i++;
+    } else {
+      tail = next + tail;
+      j--;
+    }
+  }
+  return `${head}…${tail}`;
+}
+
+/** Cuts a line (escape codes aside) to `width` columns so it can never wrap. */
+export function fit(line: string, width: number): string {
+  if (textWidth(line) <= width) return line;
+  let out = '';
+  for (const ch of line) {
+    if (textWidth(out + ch) > width) break;
+    out += ch;
+  }
+  return out;
+}

@@ -7,7 +7,8 @@ import { UsageError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import { rateOption } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
-import { Reporter } from './reporter.js';
+import { ensureWritable } from './folder.js';
+import { Reporter, type Verbosity } from './reporter.js';
 
 /** Flags that only mean something for URLs (`xfer get URL...`). */
 export const webOptions = {
@@ -52,7 +53,7 @@ export async function getUrls(
   cli: Cli,
   urls: string[],
   values: WebGetValues,
-  settings: { dataDir: string; connections: number; policy: RetryPolicy },
+  settings: { dataDir: string; connections: number; policy: RetryPolicy; verbosity: Verbosity },
 ): Promise<number> {
   const notUrl = urls.find((u) => !isWebUrl(u));
   if (notUrl !== undefined) {
@@ -66,9 +67,11 @@ export async function getUrls(
   const checksum = values.checksum === undefined ? undefined : parseChecksumOption(values.checksum);
   const headers = (values.header ?? []).map(parseHeaderOption);
   const ca = values.ca === undefined ? undefined : await readCa(values.ca);
-  const reporter = Reporter.for(cli, values.json === true);
+  const { verbosity, ...transfer } = settings;
+  await ensureWritable(settings.dataDir, '--out');
+  const reporter = Reporter.for(cli, values.json === true, verbosity);
   const session = new WebSession({
-    ...settings,
+    ...transfer,
     signal: cli.interrupt.signal,
     emit: reporter.handle,
     headers,

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { DEFAULT_PORT, encode, encodePreamble } from '../protocol/index.js';
+import { AddressInUseError, ListenPermissionError, toXferError, type XferError } from '../errors.js';
 import { Admission, type Dismiss, type Refusal, type Ticket } from './admission.js';
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost } from './connection.js';
@@ -166,13 +167,12 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     await this.catalog.rescan();
     await publish();
     this.catalog.watch(this.options.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port ?? DEFAULT_PORT, this.options.host ?? '0.0.0.0', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    try {
+      await this.listen(this.options.host);
+    } catch (err) {
+      this.catalog.stop(); // nothing of a server that never listened may keep the process alive
+      throw err;
+    }
     const configured = this.options.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections;
     if (this.limits.maxConnections < configured) {
       // On the next turn, once start() has resolved and its caller listens to 'log'.
@@ -189,6 +189,26 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     this.server.on('error', (err) =>
       this.log({ level: 'error', message: `Server error: ${err.message}` }, 'server-error'),
     );
+  }
+
+  /** Without a host: every IPv6 and IPv4 address (dual-stack `::`), or IPv4 alone where IPv6 is missing. */
+  private async listen(host: string | undefined): Promise<void> {
+    const port = this.options.port ?? DEFAULT_PORT;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(port, host ?? '::', () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (host === undefined && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
+        return this.listen('0.0.0.0');
+      }
+      throw listenError(err, host ?? '::', port);
+    }
   }
 
   /** Every accepted socket: admission first, before a byte is read or a TLS handshake is started. */
@@ -263,5 +283,23 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       socket.write(Buffer.concat([encodePreamble(0), encode({ type: 'error', requestId: 0, ...refusal })]));
     }
     socket.destroy();
+  }
+}
+
+function listenError(err: unknown, host: string, port: number): XferError {
+  const where = `port ${port} on ${host.includes(':') ? `[${host}]` : host}`;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return new AddressInUseError(`Cannot listen on ${where}: another program uses it.`, {
+        cause: err,
+      });
+    case 'EACCES':
+    case 'EPERM':
+      return new ListenPermissionError(
+        `Not allowed to listen on ${where}: ports below 1024 need administrator rights.`,
+        { cause: err },
+      );
+    default:
+      return toXferError(err);
   }
 }

@@ -162,7 +162,7 @@ describe('xfer command line', () => {
   test('unknown commands and flags are usage errors (exit 2) pointing at --help', async () => {
     const cmd = await runCli(['fly']);
     assert.equal(cmd.code, 2);
-    assert.match(cmd.stderr, /unknown command "fly".*--help/);
+    assert.match(cmd.stderr, /Unknown command "fly".*--help.*\[ERR_XFER_USAGE\]/);
     const flag = await runCli(['ls', '127.0.0.1', '--bogus']);
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /--bogus.*xfer ls --help/);

@@ -30,12 +30,12 @@ describe('what a person sees', () => {
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const screen = r.stdout;
       const percents = new Set(
-        [...screen.matchAll(/movie\.bin [\d.]+ [KMG]?B\/[\d.]+ MB +(\d+)%/g)].map((m) => m[1]),
+        [...screen.matchAll(/movie\.bin [\d.]+ (?:B|[KMG]iB)\/[\d.]+ MiB +(\d+)%/g)].map((m) => m[1]),
       );
       assert.ok(percents.size >= 8, `saw ${[...percents].join(', ')}`);
       assert.match(screen, /\x1b\[\d+F\x1b\[J/, 'moves up and redraws in place'); // eslint-disable-line no-control-regex
       assert.match(screen, /part 3 \[/);
-      assert.match(screen, /✓(\x1b\[0m)? movie\.bin {2}48 MB in .* verified sha256 [0-9a-f]{12}/); // eslint-disable-line no-control-regex
+      assert.match(screen, /✓(\x1b\[0m)? movie\.bin {2}48 MiB in .* verified sha256 [0-9a-f]{12}/); // eslint-disable-line no-control-regex
     },
   );
 
@@ -70,7 +70,7 @@ describe('what a person sees', () => {
     const r = await runCli(['client', `127.0.0.1:${s.port}`, '--dir', dir, '--once'], { env: {} });
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /\x1b/); // eslint-disable-line no-control-regex
-    assert.match(r.stderr, /movie\.bin: fetching 8388608 bytes over 4 connections/);
+    assert.match(r.stderr, /movie\.bin: fetching 8 MiB over 4 connections/);
     assert.match(r.stderr, /✓ movie\.bin/);
   });
 
@@ -86,6 +86,26 @@ describe('what a person sees', () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stderr.split('\n').filter((l) => / parts 0:/.test(l));
     assert.ok(lines.length >= 1 && lines.length <= 2, r.stderr);
-    for (const line of lines) assert.match(line, /% [1-9][\d.]* [KM]B\/s parts/);
+    for (const line of lines) assert.match(line, /% [1-9][\d.]* [KM]iB\/s parts/);
   });
+
+  test(
+    'xfer ls on a 50-column terminal shortens the long name instead of wrapping any row',
+    { skip: HAVE_SCRIPT ? false : 'script(1) is needed for a pseudo-terminal' },
+    async (t) => {
+      const long = `${'a-rather-long-folder-name/'.repeat(3)}and-a-long-file-name.tar.zst`;
+      const s = await startServer(t, { [long]: 'x'.repeat(3000), 'b.txt': 'b' });
+      for (const columns of [50, 120]) {
+        const command = `stty cols ${columns}; '${process.execPath}' '${CLI}' ls 127.0.0.1:${s.port}`;
+        const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const r = await finished(child, 30_000);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const rows = r.stdout.trimEnd().split(/\r?\n/);
+        assert.equal(rows.length, 3, r.stdout);
+        for (const row of rows) assert.ok(row.length < columns, `${row.length} >= ${columns}: ${row}`);
+        if (columns === 50) assert.match(rows[1] ?? '', /^a-rather.*….*tar\.zst +2\.9 KiB$/);
+        else assert.match(rows[1] ?? '', new RegExp(`^${long.replaceAll('.', '\\.')} +2\\.9 KiB$`));
+      }
+    },
+  );
 });

@@ -13,19 +13,21 @@ export interface CliResult {
 /** Runs the real `xfer` binary with no terminal on stdin. */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; uid?: number } = {},
 ): Promise<CliResult> {
   return finished(startCli(args, options), options.timeoutMs ?? 60_000);
 }
 
 export function startCli(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; uid?: number } = {},
 ): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     ...(options.cwd ? { cwd: options.cwd } : {}),
+    // As another (unprivileged) user: what a permission check sees when the tests run as root.
+    ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
   });
 }
 

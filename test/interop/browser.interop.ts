@@ -109,7 +109,7 @@ describe('a real browser against the HTTP face', () => {
     }
     assert.ok(run.stdout.includes('href="/big%20file.bin"'));
     assert.ok(run.stdout.includes('href="/docs/%E6%97%A5%E6%9C%AC%20%E8%AA%9E.txt"'));
-    assert.ok(run.stdout.includes('5 MB'));
+    assert.ok(run.stdout.includes('5 MiB'));
   });
 
   test('a click on a link downloads the file exactly', async (t) => {

@@ -215,7 +215,7 @@ describe(
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /a\.txt\s+4 B/);
       child.kill('SIGTERM');
-      assert.equal((await exit).code, 0);
+      assert.equal((await exit).code, 143, 'SIGTERM');
     });
   },
 );

@@ -36,7 +36,7 @@ describe('xfer server', () => {
       empty: '',
     });
     const text = await readFile(join(s.root, 'text.txt'), 'utf8');
-    assert.equal(text, 'empty 0 B\nwith space.txt 5 B\nünï/日本.bin 2.9 KB\n');
+    assert.equal(text, 'empty 0 B\nwith space.txt 5 B\nünï/日本.bin 2.9 KiB\n');
     const conn = await s.connect();
     assert.deepEqual(
       (await conn.list()).map((e) => [e.name, e.size]),
@@ -372,7 +372,7 @@ describe('xfer server', () => {
     assert.deepEqual(peer.errors(), ['ERR_XFER_VERSION']);
   });
 
-  test('SIGTERM mid-transfer: xfer serve exits 0 within the grace period', async (t) => {
+  test('SIGTERM mid-transfer: xfer serve exits 143 within the grace period', async (t) => {
     const root = await tempDir(t);
     const { mkdir } = await import('node:fs/promises');
     await mkdir(join(root, 'resources'));
@@ -394,7 +394,7 @@ describe('xfer server', () => {
     const t0 = Date.now();
     child.kill('SIGTERM');
     const result = await exit;
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 143, result.stderr);
     assert.ok(Date.now() - t0 < 8000, 'exits within the 5 s grace plus slack');
     // The client never read on, so the range was cut: reading what was buffered ends in a close.
     peer.socket.resume();
@@ -407,7 +407,7 @@ describe('xfer server', () => {
     const { runCli } = await import('../helpers/cli.js');
     const ok = await runCli(['ls', `127.0.0.1:${s.port}`]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /^NAME\s+SIZE\na b\.txt\s+2 B\nbig\s+3 MB\n$/);
+    assert.match(ok.stdout, /^NAME\s+SIZE\na b\.txt\s+2 B\nbig\s+3 MiB\n$/);
     const json = await runCli(['ls', `127.0.0.1:${s.port}`, '--json']);
     assert.deepEqual(JSON.parse(json.stdout), {
       type: 'catalog',

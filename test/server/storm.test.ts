@@ -77,7 +77,7 @@ describe(
       );
       child.kill('SIGTERM');
       const result = await exit;
-      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.code, 143, result.stderr);
       const lines = result.stderr.split('\n').filter((l) => /refused/.test(l));
       assert.ok(lines.length <= 4, `${lines.length} log lines about refusals for ${attempts} attempts`);
       assert.match(result.stderr, /\d+ more like this in the last \d+ s: refused 127\.0\.0\.2/);

@@ -41,7 +41,7 @@ describe('HTTP face', () => {
     assert.ok(page.includes('href="/sub%20dir/%E6%97%A5%E6%9C%AC%20%E8%AA%9E.txt"'), page);
     assert.ok(page.includes('sub dir/日本 語.txt'));
     assert.ok(page.includes(sha256(big)));
-    assert.ok(page.includes('3 MB'));
+    assert.ok(page.includes('3 MiB'));
     assert.ok(!page.includes('<script>'), 'names are escaped and the page has no script');
 
     const json = await fetchHttp(s.port, '/', { headers: { Accept: 'application/json' } });
@@ -62,7 +62,7 @@ describe('HTTP face', () => {
     assert.equal(listed[0]?.sha256, sha256(big));
 
     const list = await fetchHttp(s.port, '/text.txt');
-    assert.equal(list.body.toString(), 'big.bin 3 MB\npage.html 25 B\nsub dir/日本 語.txt 11 B\n');
+    assert.equal(list.body.toString(), 'big.bin 3 MiB\npage.html 25 B\nsub dir/日本 語.txt 11 B\n');
   });
 
   test('a file: exact bytes, Content-Length, validators, type, disposition and Repr-Digest; HEAD has no body', async (t) => {
