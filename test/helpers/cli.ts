@@ -1,7 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../bin/main.js', import.meta.url));
+
+let cliForOthers: string | undefined;
+/**
+ * The bundle copied once into a folder every user may read: the checkout itself may
+ * sit in a folder only its owner can enter (a CI clone in a 0700 temp folder).
+ */
+function cliAnyUserCanRun(): string {
+  if (!cliForOthers) {
+    const dir = mkdtempSync(join(tmpdir(), 'xfer-cli-'));
+    cpSync(dirname(CLI), dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    cliForOthers = join(dir, basename(CLI));
+  }
+  return cliForOthers;
+}
 
 export interface CliResult {
   code: number | null;
@@ -22,7 +41,8 @@ export function startCli(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; uid?: number } = {},
 ): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], {
+  const cli = options.uid === undefined ? CLI : cliAnyUserCanRun();
+  return spawn(process.execPath, [cli, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     ...(options.cwd ? { cwd: options.cwd } : {}),

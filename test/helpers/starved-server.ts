@@ -21,14 +21,24 @@ const server = await XferServer.start({
 server.on('log', (log) => say({ log }));
 server.on('catalog', (count) => say({ catalog: count }));
 const taken: number[] = [];
+/** Takes every free descriptor (EMFILE ends the loop). */
+const takeAll = (): void => {
+  try {
+    for (;;) taken.push(openSync('/dev/null', 'r'));
+  } catch {
+    // none left
+  }
+};
+// A scan that held a directory open when the starving began frees its descriptor a moment
+// later: it is taken again at once, so a request during the shortage never finds one free.
+let keepStarved: NodeJS.Timeout | undefined;
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'starve') {
-    try {
-      for (;;) taken.push(openSync('/dev/null', 'r'));
-    } catch {
-      say({ starved: taken.length });
-    }
+    takeAll();
+    keepStarved = setInterval(takeAll, 1);
+    say({ starved: taken.length });
   } else if (line === 'feed') {
+    clearInterval(keepStarved);
     taken.splice(0).forEach((fd) => closeSync(fd));
     say({ fed: true });
   } else if (line === 'status') {
