@@ -1,15 +1,16 @@
 import stringWidth from 'string-width';
 
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** Printable ASCII and the symbols xfer draws itself (✓ … █ ░ ·): one column each. */
+const ONE_COLUMN_EACH = /^[\x20-\x7e\u2713\u2026\u2588\u2591\u00b7]*$/;
 
 /**
- * Terminal columns a string takes. Printable ASCII, nearly every name and
- * every line xfer makes, is one column a character; only the rest goes to
- * string-width, whose grapheme segmentation costs ~40 µs a call (a listing
+ * Terminal columns a string takes. Nearly every name and every line xfer makes
+ * (a done line starts with ✓) is one column a character; only the rest goes to
+ * string-width, whose grapheme segmentation costs ~40-100 µs a call (a listing
  * or a log of thousands of files would spend most of its time there).
  */
 export function textWidth(text: string): number {
-  return PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text);
+  return ONE_COLUMN_EACH.test(text) ? text.length : stringWidth(text);
 }
 
 /** Keeps both ends of a long name ("very-long…name.bin"), measured in terminal columns. */

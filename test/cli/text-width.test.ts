@@ -17,6 +17,19 @@ describe('textWidth', () => {
     assert.equal(textWidth('\x1b[32m✓\x1b[0m'), 1);
   });
 
+  test('agrees with string-width on the symbols xfer draws itself (its fast path)', () => {
+    const unit = fc.constantFrom('a', ' ', '~', '\u2713', '\u2026', '\u2588', '\u2591', '\u00b7');
+    fc.assert(
+      fc.property(fc.string({ unit }), (text) => {
+        assert.equal(textWidth(text), stringWidth(text));
+      }),
+      { numRuns: 500 },
+    );
+    const doneLine = '✓ big.bin  3 MiB in 0.2s (15 MiB/s)  verified · sha256 ab12…';
+    assert.equal(textWidth(doneLine), doneLine.length);
+    assert.equal(textWidth(doneLine), stringWidth(doneLine));
+  });
+
   test('agrees with string-width on any string', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme' }), fc.string(), (a, b) => {
