@@ -11,8 +11,8 @@ import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
 import { ensureWritable } from './folder.js';
 import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
 import { Reporter, type Verbosity } from './reporter.js';
-import { WEB_HELP, getUrls, isWebUrl, webOptions } from './web-get.js';
-import { WebSession } from '../client/http/web-session.js';
+import { WEB_HELP, getUrls, isWebUrl, loadWebSession, webOptions } from './web-get.js';
+import type { WebSession } from '../client/http/web-session.js';
 
 const transferOptions = {
   ...remoteOptions,
@@ -111,8 +111,9 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
           once: values.once,
           signal: cli.interrupt.signal,
           emit: reporter.handle,
-          fetchUrl: (url) => {
-            web ??= new WebSession({
+          // URLs are fetched one after another, so one session is made, on the first.
+          fetchUrl: async (url) => {
+            web ??= new (await loadWebSession())({
               dataDir: join(dir, 'data'),
               ...transferSettings(values),
               signal: cli.interrupt.signal,

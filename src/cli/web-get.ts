@@ -1,7 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { MAX_CHECKSUM_LIST_BYTES, parseChecksumList, parseChecksumOption } from '../client/http/checksums.js';
-import { parseHeaderOption } from '../client/http/web-client.js';
-import { WebSession } from '../client/http/web-session.js';
+import type { WebSession } from '../client/http/web-session.js';
 import type { RetryPolicy } from '../client/retry.js';
 import { UsageError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
@@ -45,6 +44,15 @@ export interface WebGetValues {
 }
 
 /**
+ * The web client (undici: ~35 ms of CPU to load) is loaded when a URL is
+ * fetched, not at every start of the CLI: 20 `xfer get` processes at once pay
+ * for it 20 times.
+ */
+export async function loadWebSession(): Promise<typeof WebSession> {
+  return (await import('../client/http/web-session.js')).WebSession;
+}
+
+/**
  * `xfer get URL... --out DIR`: each URL fetched in order into DIR by the
  * engine (through WebSession), with the same events, progress and exit codes
  * as for xfer servers.
@@ -65,12 +73,16 @@ export async function getUrls(
     throw new UsageError('--checksum goes with one URL; use --checksums for several.');
   if (urls.length > 1 && values.output !== undefined) throw new UsageError('--output goes with one URL.');
   const checksum = values.checksum === undefined ? undefined : parseChecksumOption(values.checksum);
+  const [{ parseHeaderOption }, WebSessionClass] = await Promise.all([
+    import('../client/http/web-client.js'),
+    loadWebSession(),
+  ]);
   const headers = (values.header ?? []).map(parseHeaderOption);
   const ca = values.ca === undefined ? undefined : await readCa(values.ca);
   const { verbosity, ...transfer } = settings;
   await ensureWritable(settings.dataDir, '--out');
   const reporter = Reporter.for(cli, values.json === true, verbosity);
-  const session = new WebSession({
+  const session = new WebSessionClass({
     ...transfer,
     signal: cli.interrupt.signal,
     emit: reporter.handle,
