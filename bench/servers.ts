@@ -4,9 +4,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/ports.js';
 import { peerCommand } from './peers.js';
 
 /** The bundled CLI, as `npm run build` leaves it. */
@@ -49,16 +49,6 @@ export async function startXferServer(root: string): Promise<XferServer> {
     child.on('exit', () => reject(new Error(`xfer serve exited: ${seen}`)));
   });
   return { child, port, addr: `127.0.0.1:${port}` };
-}
-
-/** A loopback port nobody listens on right now (the OS picks it). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port for nginx');
-  return address.port;
 }
 
 /** nginx serving `docroot` with sendfile, its config, pid and logs inside `work`. */

@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { ClientEvent } from '../../src/client/events.js';
 import { runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf } from '../helpers/session.js';
 import { patternBytes, sha256, tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** Two servers holding the same file, each behind a pacing relay so both are needed. */
 async function twoServers(t: TestContext, content: Buffer) {
@@ -35,7 +26,7 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
   test("get --mirror fetches from both; --json names each part's source and the mirror left out", async (t) => {
     const content = patternBytes(24 * MiB + 3, 31);
     const { ra, rb } = await twoServers(t, content);
-    const dead = await deadPort();
+    const dead = await freePort();
     const out = await tempDir(t);
     const r = await runCli([
       'get',

@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { freePort } from '../helpers/ports.js';
 import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf, newSession } from '../helpers/session.js';
 import { patternBytes, sha256 } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 describe('one file from several xfer servers', () => {
   test('two servers with the same file both serve it, and the bytes are exact', async (t) => {
@@ -73,7 +64,7 @@ describe('one file from several xfer servers', () => {
     const content = patternBytes(12 * MiB, 24);
     const a = await startServer(t, { big: content });
     const empty = await startServer(t, {});
-    const run = await newSession(t, a.port, { mirrors: [empty.port, await deadPort()] });
+    const run = await newSession(t, a.port, { mirrors: [empty.port, await freePort()] });
     assert.deepEqual(await run.session.fetch('big'), { ok: true });
     assert.equal(sha256(await readFile(join(run.dataDir, 'big'))), sha256(content));
     const left = eventsOf(run.events, 'source');

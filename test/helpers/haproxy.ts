@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startCli, waitForStderr } from './cli.js';
+import { freePort } from './ports.js';
 
 /**
  * HAProxy in front of several `xfer serve` backends, for the load-balancer
@@ -98,15 +99,6 @@ export function haproxyBinary(): string | undefined {
     if (spawnSync(path, ['-v'], { stdio: 'ignore' }).status === 0) return path;
   }
   return undefined;
-}
-
-/** A port nobody listens on right now (HAProxy needs a fixed one to bind). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export interface ServerStats {

@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from './ports.js';
 import { tempDir, waitFor } from './tmp.js';
 
 export interface TestNginx {
@@ -131,14 +131,6 @@ export function peakConcurrentConnections(log: RequestLog[]): number {
     peak = Math.max(peak, active.size);
   }
   return peak;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function reachable(port: number): Promise<boolean> {
