@@ -7,6 +7,7 @@ import { fetchRange, readBody } from './range-fetch.js';
 import { checkSameVersion, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
 import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
+import { WriteBatch } from './write-batch.js';
 
 /** Wrong range answers (Content-Range, Content-Length, excess bytes) tolerated per file before falling back to one connection. */
 export const MAX_RANGE_LIES = 3;
@@ -33,7 +34,10 @@ export interface WebFile {
 export class HttpSource implements RangeSource {
   readonly capabilities: SourceCapabilities;
   readonly label: string;
-  private readonly channels = new Map<number, { abort: AbortController; queue: Promise<unknown> }>();
+  private readonly channels = new Map<
+    number,
+    { abort: AbortController; queue: Promise<unknown>; batch: WriteBatch }
+  >();
   private whole: WebAnswer | undefined;
   /** Range answers refused so far: past MAX_RANGE_LIES the server's ranges are not trusted at all. */
   private lies = 0;
@@ -55,12 +59,16 @@ export class HttpSource implements RangeSource {
   }
 
   channel(slot: number): Promise<RangeChannel> {
-    const channel = { abort: new AbortController(), queue: Promise.resolve() as Promise<unknown> };
+    const channel = {
+      abort: new AbortController(),
+      queue: Promise.resolve() as Promise<unknown>,
+      batch: new WriteBatch(),
+    };
     this.channels.set(slot, channel);
     return Promise.resolve({
       read: (req: RangeRequest) => {
         // One request at a time per channel: a second read waits for the first.
-        const next = channel.queue.then(() => this.read(channel.abort.signal, req));
+        const next = channel.queue.then(() => this.read(channel.abort.signal, channel.batch, req));
         channel.queue = next.catch(() => undefined);
         return next;
       },
@@ -88,11 +96,11 @@ export class HttpSource implements RangeSource {
     return Promise.resolve({ identity: this.identity, pieceSize: pieces.length, hashes: pieces.hashes });
   }
 
-  private async read(signal: AbortSignal, req: RangeRequest): Promise<void> {
+  private async read(signal: AbortSignal, batch: WriteBatch, req: RangeRequest): Promise<void> {
     if (signal.aborted) throw dropped();
     try {
       if (this.file.ranges) {
-        await fetchRange(this.client, { ...this.file, ...req, signal });
+        await fetchRange(this.client, { ...this.file, ...req, signal, batch });
         return;
       }
       await this.readWhole(signal, req);

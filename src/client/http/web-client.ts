@@ -3,6 +3,7 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { UsageError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
+import { RangeSockets } from './range-socket.js';
 import { RateLimit } from './rate-limit.js';
 
 /** Where Debian, Ubuntu, Fedora and Alpine keep the system's CA bundle. */
@@ -40,6 +41,8 @@ export class WebClient {
   readonly headers: [string, string][];
   readonly stallTimeoutMs: number;
   readonly rateLimit: RateLimit | undefined;
+  /** Range GETs over plain http without a proxy take this faster path (undici does the rest). */
+  readonly rangeSockets: RangeSockets | undefined;
 
   constructor(options: WebClientOptions) {
     const connections = Math.max(1, Math.min(MAX_WEB_CONNECTIONS, options.connections));
@@ -52,13 +55,16 @@ export class WebClient {
       connectTimeout: options.stallTimeoutMs,
       ...(secureContext ? { connect: { secureContext } } : {}),
     };
-    this.dispatcher = proxyConfigured() ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions);
+    const proxied = proxyConfigured();
+    this.dispatcher = proxied ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions);
+    this.rangeSockets = proxied ? undefined : new RangeSockets(connections, options.stallTimeoutMs);
     this.headers = options.headers ?? [];
     this.stallTimeoutMs = options.stallTimeoutMs;
     this.rateLimit = options.limitRate ? new RateLimit(options.limitRate) : undefined;
   }
 
   close(): Promise<void> {
+    this.rangeSockets?.close();
     return this.dispatcher.destroy();
   }
 }
