@@ -56,7 +56,7 @@ export interface DownloadResult {
  * Connections take work in blocks of this size, in file order, so the written
  * prefix of the file grows at download speed and can be hashed meanwhile.
  */
-const BLOCK_BYTES = 8 * 1024 * 1024;
+const BLOCK_BYTES = 2 * 1024 * 1024;
 /** From this size on the SHA-256 is computed by a worker thread during the download. */
 const OVERLAPPED_HASH_MIN_BYTES = 128 * 1024 * 1024;
 /** How many rounds of "re-fetch the bad pieces" before a file is rejected as corrupt. */

@@ -31,7 +31,7 @@ export class WriteBatch {
   /** Takes `chunk`, the bytes at `position`; it may be reused once this returns. */
   push(chunk: Buffer, position: number, sink: ChunkSink): void {
     if (this.filled > 0 && position !== this.start + this.filled) this.flush(sink);
-    if (this.filled === 0 && chunk.length >= this.buffer.length / 4) {
+    if (this.filled === 0 && chunk.length >= this.buffer.length / 8) {
       sink(chunk, position); // already large (a read of our own socket): written as it is, without a copy
       return;
     }
