@@ -135,7 +135,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.admission.close({ code: 'ERR_XFER_SHUTDOWN', message: 'The server is shutting down.' });
-      this.catalog.stop();
+      const catalogStopped = this.catalog.stop();
       this.http?.drain();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const conn of this.connections) conn.drain();
@@ -146,6 +146,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       clearTimeout(grace);
       this.http?.stop();
       this.repeats.flush();
+      // After this, nothing of the server writes under the root (text.txt included).
+      await catalogStopped;
+      await this.textList.idle();
     })();
     return this.closing;
   }
@@ -170,7 +173,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     try {
       await this.listen(this.options.host);
     } catch (err) {
-      this.catalog.stop(); // nothing of a server that never listened may keep the process alive
+      await this.catalog.stop(); // nothing of a server that never listened may keep the process alive
       throw err;
     }
     const configured = this.options.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections;
