@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { MalformedFrameError } from '../../src/errors.js';
 import { decodeProxyHeader, MAX_PROXY_BLOCK_BYTES } from '../../src/protocol/index.js';
 import { proxyV2Header } from '../helpers/proxy-header.js';
@@ -67,5 +68,28 @@ describe('PROXY protocol v2 header', () => {
     const short = Buffer.from(header);
     short.writeUInt16BE(4, 14);
     refuses(short, /address block of 4 bytes is too short/);
+  });
+});
+
+describe('PROXY protocol v2 header, any bytes', () => {
+  test('a valid header with any bytes in it decodes or is refused with ERR_XFER_MALFORMED, never anything else', () => {
+    const valid = proxyV2Header({ address: '203.0.113.7', port: 1 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ at: fc.nat(valid.length - 1), byte: fc.nat(255) }), { maxLength: 4 }),
+        fc.uint8Array({ maxLength: 64 }),
+        (flips, tail) => {
+          const bytes = Buffer.concat([valid, tail]);
+          for (const { at, byte } of flips) bytes[at] = byte;
+          try {
+            const header = decodeProxyHeader(bytes);
+            if (header) assert.ok(header.length >= 16 && header.length <= 16 + MAX_PROXY_BLOCK_BYTES);
+          } catch (err) {
+            assert.ok(err instanceof MalformedFrameError, String(err));
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
