@@ -8,6 +8,7 @@ import { shownUrl } from './web-client.js';
 
 /** Each connection reads into one buffer of this size: up to 1 MiB per read, no allocation per read. */
 const READ_BUFFER_BYTES = 1024 * 1024;
+const IDLE_KEEP_MS = 4000;
 
 /** A kept-alive connection that the server had closed before it answered: the request is sent again once. */
 class StaleConnection extends Error {}
@@ -50,9 +51,10 @@ class RangeConnection {
     this.socket.on('timeout', () => (this.exchange ? this.exchange.timeout() : this.socket.destroy()));
   }
 
+  /** Carries `exchange` (its stall timeout `timeoutMs`), or nothing: then it closes after `timeoutMs` idle (0: never). */
   carry(exchange: Exchange | undefined, timeoutMs: number): void {
     this.exchange = exchange;
-    this.socket.setTimeout(exchange ? timeoutMs : 0);
+    this.socket.setTimeout(timeoutMs);
     if (exchange) this.socket.ref();
     else this.socket.unref(); // an idle connection never keeps the process alive
   }
@@ -81,6 +83,8 @@ export class RangeSockets {
   constructor(
     private readonly maxPerOrigin: number,
     private readonly stallTimeoutMs: number,
+    /** An idle connection is closed after this long (undici's keep-alive default), with its 1 MiB buffer. */
+    private readonly idleMs = IDLE_KEEP_MS,
   ) {}
 
   /** Whether a request to `url` may take this path. */
@@ -193,7 +197,7 @@ export class RangeSockets {
   }
 
   private release(key: string, conn: RangeConnection): void {
-    conn.carry(undefined, 0);
+    conn.carry(undefined, this.idleMs);
     if (this.closed || conn.socket.destroyed) {
       conn.socket.destroy();
       return;

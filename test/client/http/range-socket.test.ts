@@ -3,7 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { RangeSockets } from '../../../src/client/http/range-socket.js';
 import type { AnswerHandler } from '../../../src/client/http/web-dispatch.js';
-import { patternBytes } from '../../helpers/tmp.js';
+import { patternBytes, waitFor } from '../../helpers/tmp.js';
 
 const data = patternBytes(300_000, 21);
 
@@ -90,8 +90,8 @@ function collector() {
   return { got, state, handler };
 }
 
-function sockets(t: TestContext, max = 4, stallMs = 5000): RangeSockets {
-  const s = new RangeSockets(max, stallMs);
+function sockets(t: TestContext, max = 4, stallMs = 5000, idleMs?: number): RangeSockets {
+  const s = new RangeSockets(max, stallMs, idleMs);
   t.after(() => s.close());
   return s;
 }
@@ -115,6 +115,19 @@ describe('RangeSockets: range GETs over our own plain-HTTP connections', () => {
     assert.ok(c.got.equals(data));
     assert.equal(server.connections(), 1, 'the second range went over the first connection');
     assert.match(server.seen[0]?.head ?? '', /^GET \/f\.bin HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
+  });
+
+  test('an idle connection is closed after the keep-alive time, and the next request opens another', async (t) => {
+    let closed = 0;
+    const server = await rawServer(t, (r) => {
+      r.socket.once('close', () => closed++);
+      honest(r);
+    });
+    const s = sockets(t, 4, 5000, 100);
+    await s.get(server.url, { range: 'bytes=0-999' }, signal(), collector().handler(0));
+    await waitFor(() => closed === 1, 5000, 'the idle connection closed');
+    assert.equal(await s.get(server.url, { range: 'bytes=0-999' }, signal(), collector().handler(0)), true);
+    assert.equal(server.connections(), 2);
   });
 
   test('no more than maxPerOrigin connections at once: further requests wait for a free one', async (t) => {
