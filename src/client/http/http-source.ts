@@ -3,7 +3,7 @@ import { printableName, type FileIdentity } from '../../protocol/index.js';
 import type { PieceHashes, RangeChannel, RangeRequest, RangeSource, SourceCapabilities } from '../source.js';
 import { statusError } from './http-errors.js';
 import { BASE_HEADERS } from './probe.js';
-import { fetchRange, readBody } from './range-fetch.js';
+import { fetchRange, readBody, type ChunkSink } from './range-fetch.js';
 import { checkSameVersion, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
 import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
@@ -103,7 +103,7 @@ export class HttpSource implements RangeSource {
         await fetchRange(this.client, { ...this.file, ...req, signal, batch });
         return;
       }
-      await this.readWhole(signal, req);
+      await this.readWhole(signal, batch, req);
     } catch (err) {
       if (signal.aborted) throw dropped();
       if (err instanceof BadRangeAnswerError && !err.rangesIgnored && ++this.lies >= MAX_RANGE_LIES) {
@@ -119,7 +119,7 @@ export class HttpSource implements RangeSource {
   }
 
   /** A source without ranges: the whole body from its first byte, the probe's answer first. */
-  private async readWhole(signal: AbortSignal, req: RangeRequest): Promise<void> {
+  private async readWhole(signal: AbortSignal, batch: WriteBatch, req: RangeRequest): Promise<void> {
     const { size } = this.file.validator;
     if (req.offset !== 0 || req.length !== size) {
       throw new BadRangeAnswerError(`${this.label} cannot serve ranges; only the whole file can be read.`);
@@ -141,13 +141,15 @@ export class HttpSource implements RangeSource {
       }
     }
     const abort = () => discardBody(answer);
+    const sink: ChunkSink = (chunk, at) => req.onChunk(chunk, at);
     signal.addEventListener('abort', abort, { once: true });
     try {
-      await readBody(answer, 0, size, (chunk, at) => req.onChunk(chunk, at), {
+      await readBody(answer, 0, size, (chunk, at) => batch.push(chunk, at, sink), {
         limit: this.client.rateLimit,
         signal,
       });
     } finally {
+      batch.flush(sink);
       signal.removeEventListener('abort', abort);
     }
   }
