@@ -7,7 +7,7 @@ import { fetchRange, readBody, type ChunkSink } from './range-fetch.js';
 import { checkSameVersion, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
 import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
-import { WriteBatch } from './write-batch.js';
+import { WRITE_BATCH_BYTES, WriteBatch } from './write-batch.js';
 
 /** Wrong range answers (Content-Range, Content-Length, excess bytes) tolerated per file before falling back to one connection. */
 export const MAX_RANGE_LIES = 3;
@@ -144,7 +144,8 @@ export class HttpSource implements RangeSource {
     const sink: ChunkSink = (chunk, at) => req.onChunk(chunk, at);
     signal.addEventListener('abort', abort, { once: true });
     try {
-      await readBody(answer, 0, size, (chunk, at) => batch.push(chunk, at, sink), {
+      const take: ChunkSink = size > WRITE_BATCH_BYTES ? (chunk, at) => batch.push(chunk, at, sink) : sink;
+      await readBody(answer, 0, size, take, {
         limit: this.client.rateLimit,
         signal,
       });

@@ -8,7 +8,7 @@ import { checkSameVersion, ifRangeOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
 import { webGet, type AnswerHandler } from './web-dispatch.js';
 import { discardBody, requestHeaders, type WebAnswer, type WebTarget } from './web-request.js';
-import type { WriteBatch } from './write-batch.js';
+import { WRITE_BATCH_BYTES, type WriteBatch } from './write-batch.js';
 
 /** Receives each chunk at its offset in the file; the chunk may be reused after the call returns. */
 export type ChunkSink = (chunk: Buffer, position: number) => void;
@@ -43,7 +43,9 @@ export async function fetchRange(client: WebClient, r: RangeRequest): Promise<vo
   const ifRange = ifRangeOf(r.validator);
   if (ifRange !== undefined) headers['if-range'] = ifRange;
   const limit = client.rateLimit;
-  const { batch, onChunk } = r;
+  const { onChunk } = r;
+  // A range that fits one batch gains nothing from gathering (a small file's whole body, say).
+  const batch = r.length > WRITE_BATCH_BYTES ? r.batch : undefined;
   const take: ChunkSink = batch ? (chunk, at) => batch.push(chunk, at, onChunk) : onChunk;
   let received = 0;
   const handler: AnswerHandler = {

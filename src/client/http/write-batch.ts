@@ -16,42 +16,42 @@ export const WRITE_BATCH_MAX_HOLD_MS = 100;
  * each batch before returning, as with any ChunkSink.
  */
 export class WriteBatch {
-  private readonly buffer: Buffer;
+  /** Allocated at the first chunk it must hold: a batch whose chunks all go straight through never has one. */
+  private buffer: Buffer | undefined;
   private start = 0;
   private filled = 0;
   private since = 0;
 
   constructor(
-    bytes = WRITE_BATCH_BYTES,
+    private readonly bytes = WRITE_BATCH_BYTES,
     private readonly now: () => number = Date.now,
-  ) {
-    this.buffer = Buffer.allocUnsafeSlow(bytes);
-  }
+  ) {}
 
   /** Takes `chunk`, the bytes at `position`; it may be reused once this returns. */
   push(chunk: Buffer, position: number, sink: ChunkSink): void {
     if (this.filled > 0 && position !== this.start + this.filled) this.flush(sink);
-    if (this.filled === 0 && chunk.length >= this.buffer.length / 8) {
+    if (this.filled === 0 && chunk.length >= this.bytes / 8) {
       sink(chunk, position); // already large (a read of our own socket): written as it is, without a copy
       return;
     }
+    const buffer = (this.buffer ??= Buffer.allocUnsafeSlow(this.bytes));
     let done = 0;
     while (done < chunk.length) {
       if (this.filled === 0) {
         this.start = position + done;
         this.since = this.now();
       }
-      const n = chunk.copy(this.buffer, this.filled, done);
+      const n = chunk.copy(buffer, this.filled, done);
       this.filled += n;
       done += n;
-      if (this.filled === this.buffer.length) this.flush(sink);
+      if (this.filled === buffer.length) this.flush(sink);
     }
     if (this.filled > 0 && this.now() - this.since >= WRITE_BATCH_MAX_HOLD_MS) this.flush(sink);
   }
 
   /** Hands over whatever is gathered. */
   flush(sink: ChunkSink): void {
-    if (this.filled === 0) return;
+    if (this.filled === 0 || !this.buffer) return;
     const filled = this.filled;
     this.filled = 0;
     sink(this.buffer.subarray(0, filled), this.start);
