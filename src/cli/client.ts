@@ -102,8 +102,8 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
     { ...values, mirror: mirrors },
     { dir: join(dir, 'data'), flag: '--dir' },
     async (session, reporter) => {
-      // URL lines of input.txt go to a web session, made on the first one.
-      let web: WebSession | undefined;
+      // URL lines of input.txt go to one web session, made on the first (several are fetched at once).
+      let web: Promise<WebSession> | undefined;
       try {
         return await watchInputList(session, {
           dir,
@@ -111,19 +111,24 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
           once: values.once,
           signal: cli.interrupt.signal,
           emit: reporter.handle,
-          // URLs are fetched one after another, so one session is made, on the first.
           fetchUrl: async (url) => {
-            web ??= new (await loadWebSession())({
-              dataDir: join(dir, 'data'),
-              ...transferSettings(values),
-              signal: cli.interrupt.signal,
-              emit: reporter.handle,
-            });
-            return web.fetch(url);
+            web ??= loadWebSession().then(
+              (WebSessionClass) =>
+                new WebSessionClass({
+                  dataDir: join(dir, 'data'),
+                  ...transferSettings(values),
+                  signal: cli.interrupt.signal,
+                  emit: reporter.handle,
+                }),
+            );
+            return (await web).fetch(url);
           },
         });
       } finally {
-        await web?.close();
+        await web?.then(
+          (w) => w.close(),
+          () => undefined,
+        );
       }
     },
   );

@@ -1,3 +1,4 @@
+import { WHOLE_FILE_MAX_BYTES } from '../whole-file.js';
 import { parseContentRange, shorten } from './content-range.js';
 import { digestOf, WANT_DIGEST_HEADERS, type WebDigest } from './digests.js';
 import { integerHeader, listHeader, singleHeader, type ResponseHeaders } from './headers.js';
@@ -22,7 +23,11 @@ export interface Probe {
   digest: WebDigest | undefined;
   /** A Metalink (RFC 6249 `Link: <...>; rel=describedby; type="application/metalink4+xml"`). */
   metalink: URL | undefined;
-  /** When not split and the probe was a GET answered 200: the whole file's answer, body unread. */
+  /**
+   * The whole file's answer to a GET, body unread: a 200 (not split), or a 206
+   * of the whole file (`Range: bytes=0-`) of at most WHOLE_FILE_MAX_BYTES, so a
+   * small file takes this one request.
+   */
   whole: WebAnswer | undefined;
 }
 
@@ -50,6 +55,7 @@ export async function probe(client: WebClient, start: WebTarget, options: ProbeO
     method: options.head ? 'HEAD' : 'GET',
     headers,
     signal: options.signal,
+    dispatcher: client.probeDispatcher,
   });
   const target = {
     url: answer.url,
@@ -58,7 +64,8 @@ export async function probe(client: WebClient, start: WebTarget, options: ProbeO
   if (answer.status === 206 || answer.status === 416 || answer.status === 200) {
     const verdict = options.head ? headVerdict(answer) : getVerdict(answer);
     if (verdict.split || answer.status === 200) {
-      const whole = !verdict.split && !options.head ? answer : undefined;
+      const smallSplit = verdict.split && verdict.size !== undefined && verdict.size <= WHOLE_FILE_MAX_BYTES;
+      const whole = !options.head && (!verdict.split || smallSplit) ? answer : undefined;
       if (!whole) discardBody(answer);
       return describe(target, answer, verdict, whole);
     }
