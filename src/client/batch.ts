@@ -38,6 +38,7 @@ export async function fetchAll(
     if (!small || window.size >= SMALL_FILE_WINDOW) {
       // A large file waits for the small ones before it, and fills all connections alone.
       while (window.size >= (small ? SMALL_FILE_WINDOW : 1)) await Promise.race(window);
+      if (signal.aborted) break;
     }
     const run = session.fetch(name, small ? next++ : 0).then((outcome) => onOutcome(name, outcome));
     if (!small) {
@@ -63,8 +64,8 @@ export async function fetchUrls(
 ): Promise<void> {
   const window = new Set<Promise<void>>();
   for (const url of urls) {
-    if (signal.aborted) break;
     while (window.size >= WEB_WINDOW) await Promise.race(window);
+    if (signal.aborted) break;
     track(
       window,
       fetchUrl(url).then((outcome) => onOutcome(url, outcome)),
