@@ -229,6 +229,7 @@ describe('xfer get URL', () => {
     }
     const r = await result;
     assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /Warning/);
     assert.equal(peak, 16);
     const ev = events(r.stdout);
     const errors = ev.filter((e) => e['type'] === 'error');

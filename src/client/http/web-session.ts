@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { BadRangeAnswerError, UsageError, toXferError } from '../../errors.js';
 import { pieceSizeFor, printableName } from '../../protocol/index.js';
 import { FileDownload, type RemoteFile } from '../download.js';
@@ -76,6 +77,8 @@ export class WebSession {
       ...(o.limitRate ? { limitRate: o.limitRate } : {}),
     });
     this.folder = new DownloadFolder(o.dataDir);
+    // Every file in flight may listen on the signal a few times at once (its request, a rate wait, a back-off).
+    setMaxListeners(Math.max(getMaxListeners(o.signal), WEB_WINDOW * 4 + 16), o.signal);
   }
 
   close(): Promise<void> {
