@@ -54,7 +54,9 @@ const NO_HASH = Buffer.alloc(32);
  * the strongest hash available or else by size alone, and reported with the
  * same events; the done event says what was verified. A file that changes on
  * the server restarts cleanly; a server whose range answers cannot be
- * trusted is fetched again whole over one connection.
+ * trusted is fetched again whole over one connection. `fetch` may run for
+ * several URLs at once (batch.ts: WEB_WINDOW): small files side by side, large
+ * ones one at a time, never two on the same name.
  */
 export class WebSession {
   readonly client: WebClient;
