@@ -6,10 +6,7 @@ import { printableName } from '../../protocol/index.js';
 import type { EmitEvent } from '../events.js';
 import type { DownloadPaths } from '../paths.js';
 import { landVerified } from '../whole-file.js';
-import { readBody } from './range-fetch.js';
-import type { RateLimit } from './rate-limit.js';
 import type { ExpectedHash } from './web-hashes.js';
-import type { WebAnswer } from './web-request.js';
 
 /**
  * A file already at the final path is never overwritten by a web download (a
@@ -42,29 +39,28 @@ export async function skipIfThere(o: {
 }
 
 /**
- * A small web file (at most WHOLE_FILE_MAX_BYTES) whose probe answer is the
- * whole file: that one answer read into memory, its size and SHA-256 checked
- * there, then landed (`NAME.part`, renamed). No second request, no engine, no
- * timers: thousands of small files pay for one round trip each. Emits `start`
- * and, once landed, one `progress`; resolves with the SHA-256 (hex), or
- * undefined when the bytes must be fetched again (the answer was cut short or
- * failed its hash: the engine then fetches it, with its retries). The caller
- * emits `done`.
+ * A small web file (at most WHOLE_FILE_MAX_BYTES) whose bytes came in the
+ * probe's own answer: checked in memory (the size is exact; the SHA-256 when
+ * one is known), then landed (`NAME.part`, renamed). No second request, no
+ * engine, no timers: thousands of small files pay for one round trip each.
+ * Emits `start` and, once landed, one `progress`; returns the SHA-256 (hex),
+ * or undefined after a `repair` event when the bytes failed their hash (the
+ * engine then fetches the file again, with its retries). The caller emits
+ * `done`.
  */
-export async function landSmallAnswer(o: {
+export function landSmall(o: {
   name: string;
   paths: DownloadPaths;
-  answer: WebAnswer;
-  size: number;
+  bytes: Buffer;
   expected: ExpectedHash | undefined;
   /** The web server, as the parts and sources of events name it. */
   source: string;
-  limit: RateLimit | undefined;
-  signal: AbortSignal;
+  /** When the probe was sent (for the speed). */
+  started: number;
   emit: EmitEvent;
-}): Promise<string | undefined> {
-  const { name, size, source } = o;
-  const started = Date.now();
+}): string | undefined {
+  const { name, source } = o;
+  const size = o.bytes.length;
   o.emit({
     type: 'start',
     file: name,
@@ -73,18 +69,7 @@ export async function landSmallAnswer(o: {
     parts: [{ part: 0, offset: 0, length: size, source }],
     resumedBytes: 0,
   });
-  const bytes = Buffer.allocUnsafe(size);
-  try {
-    // readBody delivers exactly `size` bytes or fails: a longer answer is cut off, a shorter one refused.
-    await readBody(o.answer, 0, size, (chunk, at) => chunk.copy(bytes, at), {
-      limit: o.limit,
-      signal: o.signal,
-    });
-  } catch (err) {
-    if (o.signal.aborted) throw err;
-    return undefined;
-  }
-  const digest = createHash('sha256').update(bytes).digest();
+  const digest = createHash('sha256').update(o.bytes).digest();
   if (o.expected && !digest.equals(o.expected.sha256)) {
     o.emit({
       type: 'repair',
@@ -94,8 +79,8 @@ export async function landSmallAnswer(o: {
     });
     return undefined;
   }
-  landVerified(o.paths, bytes);
-  const ms = Date.now() - started;
+  landVerified(o.paths, o.bytes);
+  const ms = Date.now() - o.started;
   const bytesPerSecond = ms > 0 ? Math.round((size * 1000) / ms) : 0;
   o.emit({
     type: 'progress',

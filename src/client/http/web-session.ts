@@ -16,7 +16,7 @@ import { WebClient, shownUrl, splitCredentials } from './web-client.js';
 import { expectedHash, fetchMetalink, fetchSmallText, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
 import { streamWhole } from './web-stream.js';
-import { landSmallAnswer, skipIfThere } from './web-landing.js';
+import { landSmall, skipIfThere } from './web-landing.js';
 import { Turn } from '../turn.js';
 import { WEB_WINDOW } from '../batch.js';
 
@@ -215,8 +215,8 @@ export class WebSession {
       return;
     }
     const size = p.size;
-    const done = (sha256: string, bytesTransferred: number, fetched: number) => {
-      const seconds = (Date.now() - started) / 1000;
+    const done = (sha256: string, bytesTransferred: number, fetched: number, since = started) => {
+      const seconds = (Date.now() - since) / 1000;
       this.o.emit({
         type: 'done',
         file: name,
@@ -228,20 +228,18 @@ export class WebSession {
         verified: verifiedLabel(expected),
       });
     };
-    let whole = p.whole;
-    if (whole && size <= WHOLE_FILE_MAX_BYTES) {
-      const sha256 = await landSmallAnswer({
-        ...this.o,
+    if (p.body) {
+      const source = shownUrl(new URL(p.target.url.origin));
+      const sha256 = landSmall({
         name,
         paths,
-        answer: whole,
-        size,
+        bytes: p.body,
         expected,
-        source: shownUrl(new URL(p.target.url.origin)),
-        limit: this.client.rateLimit,
+        source,
+        started: p.sentAt,
+        emit: this.o.emit,
       });
-      if (sha256 !== undefined) return done(sha256, size, size);
-      whole = undefined;
+      if (sha256 !== undefined) return done(sha256, size, size, p.sentAt);
     }
     const pieces = metalink?.pieces;
     const file: RemoteFile = {
@@ -256,7 +254,7 @@ export class WebSession {
       name,
       validator: p.validator,
       ranges: p.split && !wholeOnly,
-      whole,
+      whole: p.whole,
       pieces,
     };
     const source = new HttpSource(this.client, web, file.identity, this.o.connections);
