@@ -68,8 +68,7 @@ export class HttpSource implements RangeSource {
   }
 
   drop(slot: number): void {
-    // With a reason made once: a DOMException for each of thousands of small files is a measurable cost.
-    this.channels.get(slot)?.abort.abort(DROPPED);
+    this.channels.get(slot)?.abort.abort();
     this.channels.delete(slot);
   }
 
@@ -145,9 +144,6 @@ export class HttpSource implements RangeSource {
     }
   }
 }
-
-/** Why a channel's request was aborted: the reader reports dropped() instead. */
-const DROPPED = new Error('channel dropped');
 
 function dropped(): ConnectionClosedError {
   return new ConnectionClosedError(
