@@ -104,6 +104,46 @@ describe('small web files land from the probe', () => {
     assert.deepEqual(await s.own(), []);
   });
 
+  test('many at once: large files one at a time (never two sending ranges together), small ones beside', async (t) => {
+    const files = new Map<string, Buffer>([
+      ['/large1.bin', patternBytes(WHOLE_FILE_MAX_BYTES * 2, 11)],
+      ['/large2.bin', patternBytes(WHOLE_FILE_MAX_BYTES * 2, 12)],
+      ...Array.from({ length: 6 }, (_, i) => [`/small${i}.bin`, patternBytes(3000 + i, 20 + i)] as const),
+    ]);
+    const ranges: { path: string; start: number; end: number }[] = [];
+    const server = await startWebServer(t, (req, res) => {
+      const data = files.get(req.url ?? '');
+      if (!data) return res.writeHead(404).end();
+      if (req.headers.range === 'bytes=0-') return sendFile(req, res, { data, etag: '"v1"' });
+      // Range requests of a large file take a while: a chance for the other large file to overlap them.
+      const entry = { path: req.url ?? '', start: Date.now(), end: Infinity };
+      ranges.push(entry);
+      setTimeout(() => {
+        entry.end = Date.now();
+        sendFile(req, res, { data, etag: '"v1"' });
+      }, 30);
+    });
+    const s = await session(t);
+    const outcomes = await Promise.all(
+      [...files.keys()].map((path) => s.web.fetch(`${server.origin}${path}`)),
+    );
+    assert.ok(outcomes.every((o) => o.ok));
+    for (const [path, data] of files) assert.ok((await s.read(path.slice(1))).equals(data));
+    const of = (path: string) => ranges.filter((r) => r.path === path);
+    assert.ok(of('/large1.bin').length > 0 && of('/large2.bin').length > 0);
+    const [first, second] =
+      of('/large1.bin')[0]!.start < of('/large2.bin')[0]!.start
+        ? ['/large1.bin', '/large2.bin']
+        : ['/large2.bin', '/large1.bin'];
+    const firstEnds = Math.max(...of(first).map((r) => r.end));
+    assert.ok(
+      Math.min(...of(second).map((r) => r.start)) >= firstEnds,
+      'the second large file waited for the first',
+    );
+    // The small files did not wait for the large ones: each landed from its probe alone.
+    assert.equal(server.requests.filter((r) => r.url.startsWith('/small')).length, 6);
+  });
+
   test('two URLs for one name at once: the second waits, then keeps the first one’s file', async (t) => {
     const one = patternBytes(10_000, 9);
     const other = patternBytes(10_000, 10);
