@@ -116,12 +116,11 @@ describe('small web files land from the probe', () => {
       if (!data) return res.writeHead(404).end();
       if (req.headers.range === 'bytes=0-') return sendFile(req, res, { data, etag: '"v1"' });
       // Range requests of a large file take a while: a chance for the other large file to overlap them.
+      // A request ends when its answer is sent or the client drops it (a hedged duplicate, say).
       const entry = { path: req.url ?? '', start: Date.now(), end: Infinity };
       ranges.push(entry);
-      setTimeout(() => {
-        entry.end = Date.now();
-        sendFile(req, res, { data, etag: '"v1"' });
-      }, 30);
+      res.on('close', () => (entry.end = Math.min(entry.end, Date.now())));
+      setTimeout(() => sendFile(req, res, { data, etag: '"v1"' }), 30);
     });
     const s = await session(t);
     const outcomes = await Promise.all(
