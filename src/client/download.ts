@@ -8,9 +8,10 @@ import {
   type XferError,
 } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
-import { printableName, type FileIdentity } from '../protocol/index.js';
+import { pieceCount, printableName, type FileIdentity } from '../protocol/index.js';
 import type { DownloadProgress, EmitEvent } from './events.js';
 import { PartFile } from './part-file.js';
+import { PieceCheck } from './piece-check.js';
 import { isSymlink, type DownloadPaths } from './paths.js';
 import { PrefixHasher } from './prefix-hasher.js';
 import { FetchRound, type SourceBook } from './fetch-round.js';
@@ -18,7 +19,7 @@ import { connectionsFor, planRanges } from './range-plan.js';
 import { ResumeLedger } from './resume-ledger.js';
 import { abortError, type RetryPolicy } from './retry.js';
 import { splitIntoBlocks } from './scheduler.js';
-import type { RangeSource } from './source.js';
+import type { PieceHashes, RangeSource } from './source.js';
 
 /** What the client knows of a file before fetching it. */
 export interface RemoteFile {
@@ -81,6 +82,8 @@ export class FileDownload {
   /** How many pieces from the start of the file are written without a gap. */
   private prefixPieces = 0;
   private readonly book: SourceBook;
+  /** The trusted piece hashes, fetched once for checking pieces as they land (several sources only). */
+  private pieceHashes: Promise<PieceHashes | undefined> | undefined;
 
   constructor(options: DownloadOptions) {
     this.o = options;
@@ -255,7 +258,7 @@ export class FileDownload {
     const block = wholeOnly ? size : Math.max(pieceSize, BLOCK_BYTES - (BLOCK_BYTES % pieceSize));
     const blocks = ranges.flatMap((r) => splitIntoBlocks(r, block));
     const count = Math.min(connectionsFor(size, pieceSize, channels.length), blocks.length);
-    const plan = { blocks, channels: channels.slice(0, count), wholeOnly };
+    const plan = { blocks, channels: channels.slice(0, count), wholeOnly, checks: await this.pieceCheck() };
     if (first) this.announce(blocks, plan.channels);
     if (blocks.length === 0) return;
     this.round = new FetchRound(this.o, this.file, this.ledger, plan, this.book, () => this.advancePrefix());
@@ -264,6 +267,28 @@ export class FileDownload {
     } finally {
       this.bytesTransferred += this.round.bytesTransferred;
     }
+  }
+
+  /**
+   * With several sources, each piece is checked as it lands against the
+   * hash source's piece hashes (the primary's while it lasts), so a source
+   * serving bad bytes is dropped at its first bad piece. Without piece hashes
+   * (or if they cannot be had) only the whole-file check judges.
+   */
+  private async pieceCheck(): Promise<PieceCheck | undefined> {
+    const source = this.hashSource;
+    if (this.liveSources.length < 2 || !source.capabilities.pieceHashes) return undefined;
+    this.pieceHashes ??= source.pieces().catch(() => undefined);
+    const remote = await this.pieceHashes;
+    const { identity, pieceSize } = this.o.file;
+    if (
+      !remote ||
+      remote.pieceSize !== pieceSize ||
+      remote.hashes.length !== pieceCount(identity.size, pieceSize) ||
+      !remote.identity.sha256.equals(identity.sha256)
+    )
+      return undefined;
+    return new PieceCheck(remote.hashes, pieceSize, identity.size);
   }
 
   private announce(blocks: { start: number; end: number }[], channels: { source: RangeSource }[]): void {
