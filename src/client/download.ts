@@ -8,7 +8,7 @@ import {
   type XferError,
 } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
-import { pieceCount, printableName, type FileIdentity } from '../protocol/index.js';
+import { printableName, type FileIdentity } from '../protocol/index.js';
 import type { DownloadProgress, EmitEvent } from './events.js';
 import { PartFile } from './part-file.js';
 import { PieceCheck } from './piece-check.js';
@@ -84,6 +84,8 @@ export class FileDownload {
   private readonly book: SourceBook;
   /** The trusted piece hashes, fetched once for checking pieces as they land (several sources only). */
   private pieceHashes: Promise<PieceHashes | undefined> | undefined;
+  /** Set for a repair without piece hashes: the one source it fetches from (see `repairSource`). */
+  private solo: RangeSource | undefined;
 
   constructor(options: DownloadOptions) {
     this.o = options;
@@ -181,14 +183,17 @@ export class FileDownload {
             `"${printableName(this.name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
           );
         }
+        const judged = this.hashSource.capabilities.pieceHashes;
         const bad = await this.ledger.dropDamaged(this.file.fh, this.hashSource);
-        this.blame(bad);
+        if (judged) this.blame(bad);
+        this.solo = judged ? undefined : this.repairSource(round);
         this.resumedBytes = this.ledger.bytes();
+        const from = this.solo ? `, from ${this.solo.label} alone` : '';
         this.o.emit({
           type: 'repair',
           file: this.name,
           pieces: bad.length,
-          message: `${bad.length} damaged piece${bad.length === 1 ? '' : 's'} of "${printableName(this.name)}" will be fetched again.`,
+          message: `${bad.length} damaged piece${bad.length === 1 ? '' : 's'} of "${printableName(this.name)}" will be fetched again${from}.`,
         });
       }
       await this.finish();
@@ -214,6 +219,17 @@ export class FileDownload {
       const error = new IntegrityError(`it served bytes that failed their piece hash.`);
       this.dropSource(source, error);
     }
+  }
+
+  /**
+   * Without piece hashes a failed whole-file check cannot tell which source
+   * sent the bad bytes, so no source is blamed: with several, each repair
+   * fetches the whole file from one source alone, the first live one, then
+   * the next, so one bad source cannot spoil every attempt.
+   */
+  private repairSource(round: number): RangeSource | undefined {
+    const live = this.liveSources;
+    return live.length > 1 ? live[round % live.length] : undefined;
   }
 
   /** Tells the hashing worker how far the file is written without a gap. */
@@ -245,11 +261,11 @@ export class FileDownload {
   private async fetchRound(first: boolean): Promise<void> {
     const { size } = this.o.file.identity;
     const { pieceSize } = this.o.file;
-    const ranged = this.liveSources.filter((s) => s.capabilities.ranges);
+    const ranged = (this.solo ? [this.solo] : this.liveSources).filter((s) => s.capabilities.ranges);
     // A source that cannot serve ranges sends the whole file, from its first byte, on one connection.
     const wholeOnly = ranged.length === 0;
     const channels = wholeOnly
-      ? [{ source: this.hashSource, slot: 0 }]
+      ? [{ source: this.solo ?? this.hashSource, slot: 0 }]
       : ranged.flatMap((s) => channelsOf(s));
     const missing = (p: number) => wholeOnly || !this.ledger.pieces.has(p);
     const ranges = wholeOnly
@@ -279,16 +295,7 @@ export class FileDownload {
     const source = this.hashSource;
     if (this.liveSources.length < 2 || !source.capabilities.pieceHashes) return undefined;
     this.pieceHashes ??= source.pieces().catch(() => undefined);
-    const remote = await this.pieceHashes;
-    const { identity, pieceSize } = this.o.file;
-    if (
-      !remote ||
-      remote.pieceSize !== pieceSize ||
-      remote.hashes.length !== pieceCount(identity.size, pieceSize) ||
-      !remote.identity.sha256.equals(identity.sha256)
-    )
-      return undefined;
-    return new PieceCheck(remote.hashes, pieceSize, identity.size);
+    return PieceCheck.of(await this.pieceHashes, this.o.file);
   }
 
   private announce(blocks: { start: number; end: number }[], channels: { source: RangeSource }[]): void {

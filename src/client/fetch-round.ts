@@ -87,7 +87,15 @@ export class FetchRound {
       const channel = plan.channels[lane.index];
       if (!channel) return [];
       return [
-        { lane, ...channel, attempt: 0, attemptBytes: 0, reason: undefined, cancelled: false, badFrom: undefined },
+        {
+          lane,
+          ...channel,
+          attempt: 0,
+          attemptBytes: 0,
+          reason: undefined,
+          cancelled: false,
+          badFrom: undefined,
+        },
       ];
     });
     this.watch = new ProgressWatch(o.policy, now);

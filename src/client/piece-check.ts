@@ -1,5 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { pieceRange } from '../protocol/index.js';
+import { pieceCount, pieceRange } from '../protocol/index.js';
+import type { RemoteFile } from './download.js';
+import type { PieceHashes } from './source.js';
 
 /** A piece being hashed from the bytes one lane writes, in order. */
 interface Running {
@@ -29,11 +31,24 @@ export class PieceCheck {
     private readonly size: number,
   ) {}
 
+  /** A check of `file` by `remote`'s hashes, if they are for its version and its pieces (else none). */
+  static of(remote: PieceHashes | undefined, file: RemoteFile): PieceCheck | undefined {
+    const { identity, pieceSize } = file;
+    if (
+      !remote ||
+      remote.pieceSize !== pieceSize ||
+      remote.hashes.length !== pieceCount(identity.size, pieceSize) ||
+      !remote.identity.sha256.equals(identity.sha256)
+    )
+      return undefined;
+    return new PieceCheck(remote.hashes, pieceSize, identity.size);
+  }
+
   /** Lane `lane` wrote `chunk` at `position`: returns the pieces it completed that failed their hash. */
   wrote(lane: number, chunk: Buffer, position: number): number[] {
     const bad: number[] = [];
     const end = position + chunk.length;
-    for (let at = position; at < end; ) {
+    for (let at = position; at < end;) {
       const piece = Math.floor(at / this.pieceSize);
       const range = pieceRange(piece, this.size, this.pieceSize);
       const upTo = Math.min(end, range.end);

@@ -89,9 +89,40 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
     );
   });
 
-  test('a URL mirror is a usage error that says so (not supported yet)', async () => {
-    const r = await runCli(['get', '127.0.0.1:1', 'big', '--mirror', 'http://127.0.0.1:1/big']);
+  test('bad SOURCE strings are usage errors (exit 2, ERR_XFER_USAGE under --json), before any connection', async () => {
+    const cases: [string[], RegExp][] = [
+      [['get', '127.0.0.1:1', 'big', '--mirror', 'ftp://127.0.0.1/big'], /a SOURCE is HOST\[:PORT\]/],
+      [['get', '127.0.0.1:1', 'big', '--mirror', 'http://'], /a SOURCE is HOST\[:PORT\]/],
+      [['get', '127.0.0.1:1', 'big', '--mirror', 'http://[::1/x'], /a SOURCE is HOST\[:PORT\]/],
+      [['get', '127.0.0.1:1', 'big', '--mirror', 'host:99999'], /not a port number/],
+      [['get', '127.0.0.1:1', 'a', 'b', '--mirror', 'http://127.0.0.1:1/a'], /folder URL ending in "\/"/],
+      [['get', 'http://127.0.0.1:1/a', '--mirror', '127.0.0.1:2'], /each mirror is a URL too/],
+      [
+        ['get', 'http://127.0.0.1:1/a', 'http://127.0.0.1:1/b', '--mirror', 'http://127.0.0.1:2/a'],
+        /folder URL/,
+      ],
+      [['client', '127.0.0.1:1', 'http://127.0.0.1:2/', '--once'], /give the web mirror .* with --mirror/],
+      [['client', '127.0.0.1:1', '--mirror', 'http://127.0.0.1:2/one.bin', '--once'], /folder URL/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, '--json']);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      const events = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as ClientEvent);
+      assert.deepEqual(
+        events.map((e) => e.type === 'error' && e.code),
+        ['ERR_XFER_USAGE'],
+      );
+    }
+  });
+
+  test('a SOURCE with terminal controls is refused with the controls escaped', async () => {
+    const r = await runCli(['get', '127.0.0.1:1', 'big', '--mirror', 'gopher://x\u001b[2J/']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /URL mirrors are not supported yet/);
+    assert.doesNotMatch(r.stderr, /\u001b/);
+    assert.match(r.stderr, /a SOURCE is HOST/);
   });
 });

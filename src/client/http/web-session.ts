@@ -10,10 +10,13 @@ import { MAX_RESTARTS, PROGRESS_INTERVAL_MS, type FetchOutcome } from '../sessio
 import { SourceSpeeds, SpeedMeter } from '../speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from '../whole-file.js';
 import { fileNameFor } from './file-name.js';
+import { MirrorSet } from '../mirrors.js';
+import type { RangeSource } from '../source.js';
 import { HttpSource, type WebFile } from './http-source.js';
 import { probe, type Probe } from './probe.js';
 import { describeValidator } from './validator.js';
 import { WebClient, shownUrl, splitCredentials } from './web-client.js';
+import { WebMirror } from './web-mirror.js';
 import { expectedHash, fetchMetalink, fetchSmallText, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
 import { streamWhole } from './web-stream.js';
@@ -33,6 +36,8 @@ export interface WebSessionOptions {
   head?: boolean;
   /** Bytes per second for all web downloads together; 0 for no cap. */
   limitRate?: number;
+  /** Web mirrors (URLs of folders or of the one file): large files are fetched from those that agree too. */
+  mirrors?: string[];
 }
 
 export interface WebFetchOptions {
@@ -59,6 +64,7 @@ export class WebSession {
   /** A checksum list (name → SHA-256) that applies to every URL from now on. */
   checksums: Map<string, Buffer> | undefined;
   private readonly folder: DownloadFolder;
+  private readonly mirrors: MirrorSet;
 
   constructor(private readonly o: WebSessionOptions) {
     this.client = new WebClient({
@@ -69,6 +75,9 @@ export class WebSession {
       ...(o.limitRate ? { limitRate: o.limitRate } : {}),
     });
     this.folder = new DownloadFolder(o.dataDir);
+    const mirrorOptions = { connections: o.connections, signal: o.signal };
+    const mirrors = (o.mirrors ?? []).map((url) => WebMirror.fromUrl(this.client, url, mirrorOptions));
+    this.mirrors = new MirrorSet(mirrors, o.emit);
   }
 
   close(): Promise<void> {
@@ -182,7 +191,8 @@ export class WebSession {
       pieces,
     };
     const source = new HttpSource(this.client, web, file.identity, this.o.connections);
-    const job = this.jobFor(source, file, paths);
+    const mirrors = await this.mirrorsFor(file, web.ranges, expected);
+    const job = this.jobFor([source, ...mirrors], file, paths);
     const meter = new SpeedMeter();
     const speeds = new SourceSpeeds();
     const report = () => {
@@ -214,17 +224,32 @@ export class WebSession {
       });
     } finally {
       clearInterval(timer);
-      source.dropAll();
+      for (const s of [source, ...mirrors]) s.dropAll();
     }
   }
 
+  /**
+   * The mirrors whose copy agrees, for a file large enough to share out and
+   * served in ranges; a SHA-256 the user gave vouches for mirrors without a digest.
+   */
+  private mirrorsFor(
+    file: RemoteFile,
+    ranges: boolean,
+    expected: ExpectedHash | undefined,
+  ): Promise<RangeSource[]> {
+    if (this.mirrors.size === 0 || !ranges || file.identity.size <= WHOLE_FILE_MAX_BYTES)
+      return Promise.resolve([]);
+    const userChecksum = expected?.source === 'checksum' || expected?.source === 'checksum list';
+    return this.mirrors.sourcesFor(file, { firstSlot: 0, userChecksum });
+  }
+
   private jobFor(
-    source: HttpSource,
+    sources: RangeSource[],
     file: RemoteFile,
     paths: DownloadPaths,
   ): FileDownload | WholeFileDownload {
     const options = {
-      sources: [source],
+      sources,
       paths,
       file,
       policy: this.o.policy,
