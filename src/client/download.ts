@@ -1,20 +1,15 @@
 import { rename } from 'node:fs/promises';
-import {
-  InternalError,
-  IntegrityError,
-  NoProgressError,
-  UnsafePathError,
-  toXferError,
-  type XferError,
-} from '../errors.js';
+import { IntegrityError, NoProgressError, UnsafePathError, toXferError, type XferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, type FileIdentity } from '../protocol/index.js';
 import type { DownloadProgress, EmitEvent } from './events.js';
 import { PartFile } from './part-file.js';
 import { PieceCheck } from './piece-check.js';
+import { PieceWitness } from './piece-witness.js';
+import { FileSources } from './source-book.js';
 import { isSymlink, type DownloadPaths } from './paths.js';
 import { PrefixHasher } from './prefix-hasher.js';
-import { FetchRound, type SourceBook } from './fetch-round.js';
+import { FetchRound } from './fetch-round.js';
 import { connectionsFor, planRanges } from './range-plan.js';
 import { ResumeLedger } from './resume-ledger.js';
 import { abortError, type RetryPolicy } from './retry.js';
@@ -81,7 +76,7 @@ export class FileDownload {
   private hasher: PrefixHasher | undefined;
   /** How many pieces from the start of the file are written without a gap. */
   private prefixPieces = 0;
-  private readonly book: SourceBook;
+  private readonly book: FileSources;
   /** The trusted piece hashes, fetched once for checking pieces as they land (several sources only). */
   private pieceHashes: Promise<PieceHashes | undefined> | undefined;
   /** Set for a repair without piece hashes: the one source it fetches from (see `repairSource`). */
@@ -90,30 +85,11 @@ export class FileDownload {
   constructor(options: DownloadOptions) {
     this.o = options;
     this.ledger = new ResumeLedger(options.file, options.paths, options.emit);
-    this.book = {
-      dropped: new Set(),
-      pieceOwners: new Map(),
-      bytes: new Map(),
-      drop: (source, error) => this.dropSource(source, error),
-    };
+    this.book = new FileSources(options.sources, options.file.name, options.emit);
   }
 
-  /** The sources not dropped, in order (the primary first while it lasts). */
   private get liveSources(): RangeSource[] {
-    return this.o.sources.filter((s) => !this.book.dropped.has(s));
-  }
-
-  private dropSource(source: RangeSource, error: XferError): void {
-    if (this.book.dropped.has(source)) return;
-    this.book.dropped.add(source);
-    this.o.emit({
-      type: 'source',
-      file: this.name,
-      source: source.label,
-      status: 'dropped',
-      code: error.code,
-      message: `Source ${source.label} dropped for "${printableName(this.name)}": ${error.message}`,
-    });
+    return this.book.live;
   }
 
   get name(): string {
@@ -121,10 +97,7 @@ export class FileDownload {
   }
 
   private get hashSource(): RangeSource {
-    const live = this.liveSources;
-    const source = live.find((s) => s.capabilities.pieceHashes) ?? live[0];
-    if (!source) throw new InternalError('A download needs at least one source.');
-    return source;
+    return this.book.hashSource;
   }
 
   progress(): DownloadProgress {
@@ -168,6 +141,7 @@ export class FileDownload {
       }
       // What the bytes on disk hash to: the expected SHA-256, or (size-only) what was computed.
       let result = sha256;
+      let witness: PieceWitness | undefined;
       for (let round = 0; ; round++) {
         await this.fetchMissing(round === 0);
         // After a repair the pieces behind the prefix changed: hash the whole file again.
@@ -176,6 +150,7 @@ export class FileDownload {
         this.hasher = undefined;
         if (this.o.file.verify === 'size' || digest.equals(sha256)) {
           result = digest;
+          if (witness) this.book.exposeLiars(await witness.liars(this.file.fh));
           break;
         }
         if (round >= MAX_REPAIR_ROUNDS) {
@@ -184,9 +159,13 @@ export class FileDownload {
           );
         }
         const judged = this.hashSource.capabilities.pieceHashes;
+        if (!judged && this.liveSources.length > 1) {
+          const { pieceSize } = this.o.file;
+          witness = await PieceWitness.record(this.file.fh, size, pieceSize, this.book.pieceOwners);
+        }
         const bad = await this.ledger.dropDamaged(this.file.fh, this.hashSource);
-        if (judged) this.blame(bad);
-        this.solo = judged ? undefined : this.repairSource(round);
+        if (judged) this.book.blame(bad);
+        this.solo = judged ? undefined : this.book.repairSource(round);
         this.resumedBytes = this.ledger.bytes();
         const from = this.solo ? `, from ${this.solo.label} alone` : '';
         this.o.emit({
@@ -206,30 +185,6 @@ export class FileDownload {
       this.hasher?.stop();
       await this.file.close().catch(() => undefined);
     }
-  }
-
-  /**
-   * Drops each source that wrote a damaged piece, while another source is left
-   * to fetch it again: bytes that failed their hash are never trusted twice.
-   */
-  private blame(badPieces: number[]): void {
-    const culprits = new Set(badPieces.map((p) => this.book.pieceOwners.get(p)));
-    for (const source of culprits) {
-      if (!source || this.liveSources.length <= 1) continue;
-      const error = new IntegrityError(`it served bytes that failed their piece hash.`);
-      this.dropSource(source, error);
-    }
-  }
-
-  /**
-   * Without piece hashes a failed whole-file check cannot tell which source
-   * sent the bad bytes, so no source is blamed: with several, each repair
-   * fetches the whole file from one source alone, the first live one, then
-   * the next, so one bad source cannot spoil every attempt.
-   */
-  private repairSource(round: number): RangeSource | undefined {
-    const live = this.liveSources;
-    return live.length > 1 ? live[round % live.length] : undefined;
   }
 
   /** Tells the hashing worker how far the file is written without a gap. */

@@ -102,7 +102,7 @@ describe('web mirrors beside an xfer server', () => {
     const start = eventsOf(run.events, 'start')[0];
     const partSources = new Set(start?.parts.map((p) => p.source));
     for (const s of [primary, paced.base, url('liar')])
-      assert.ok(partSources.has(s), `${s} in ${[...partSources]}`);
+      assert.ok(partSources.has(s), `${s} in ${[...partSources].join(' ')}`);
     const last = eventsOf(run.events, 'progress').at(-1);
     const bytes = new Map(last?.sources.map((s) => [s.source, s.bytes]));
     assert.ok((bytes.get(primary) ?? 0) > MiB, `primary wrote ${bytes.get(primary)}`);
@@ -159,6 +159,13 @@ describe('xfer get URL --mirror URL (WebSession)', () => {
     assert.equal(sha256(await r.read()), sha256(content));
     const [repair] = eventsOf(r.events, 'repair');
     assert.match(repair?.message ?? '', new RegExp(`from ${paced.base.replace(/[.]/g, '\\.')} alone`));
+    // Once the file passed, the pieces whose bytes changed show who served them: the mirror, named after the fact.
+    const dropped = eventsOf(r.events, 'source');
+    assert.deepEqual(
+      dropped.map((e) => [e.source, e.status, e.code]),
+      [[url('liar'), 'dropped', 'ERR_XFER_CORRUPT']],
+    );
+    assert.match(dropped[0]?.message ?? '', /differ from the verified file/);
   });
 
   test('a mirror is used only when its SHA-256 is known to be the primary’s', async (t) => {
