@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -9,6 +10,7 @@ import { Relay } from '../helpers/relay.js';
 import { startServer } from '../helpers/server.js';
 import { eventsOf } from '../helpers/session.js';
 import { patternBytes, sha256, tempDir } from '../helpers/tmp.js';
+import { sendFile, startWebServer } from '../helpers/web-server.js';
 
 const MiB = 1024 * 1024;
 
@@ -87,6 +89,86 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
       r.stderr,
       new RegExp(`Mirror 127\\.0\\.0\\.1:${other.port} left out for "big": it has another version`),
     );
+  });
+
+  test("get SERVER NAME --mirror URL/: an xfer server and a web folder share the file; --json names each part's source", async (t) => {
+    const content = patternBytes(24 * MiB + 5, 34);
+    const a = await startServer(t, { 'big.bin': content });
+    const ra = await Relay.start(a.port, () => ({ rateBytesPerSec: 8 * MiB }));
+    t.after(() => ra.close());
+    const digest = `sha-256=:${createHash('sha256').update(content).digest('base64')}:`;
+    const web = await startWebServer(t, (req, res) => {
+      if (req.url === '/with/big.bin')
+        return sendFile(req, res, { data: content, etag: '"w"', headers: { 'repr-digest': digest } });
+      if (req.url === '/bare/big.bin') return sendFile(req, res, { data: content, etag: '"b"' });
+      res.writeHead(404).end();
+    });
+    const out = await tempDir(t);
+    const r = await runCli([
+      'get',
+      `127.0.0.1:${ra.port}`,
+      'big.bin',
+      '--mirror',
+      `${web.origin}/with/`,
+      '--mirror',
+      `${web.origin}/bare/`,
+      '--out',
+      out,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(out, 'big.bin'))), sha256(content));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ClientEvent);
+    const left = eventsOf(events, 'source');
+    assert.deepEqual(
+      left.map((e) => [e.source, e.status, e.code]),
+      [[`${web.origin}/bare/`, 'left-out', 'ERR_XFER_NO_DIGEST']],
+    );
+    const start = eventsOf(events, 'start')[0];
+    assert.deepEqual(
+      [...new Set(start?.parts.map((p) => p.source))].sort(),
+      [`127.0.0.1:${ra.port}`, `${web.origin}/with/`].sort(),
+    );
+    const last = eventsOf(events, 'progress').at(-1);
+    assert.ok(
+      last?.sources.every((s) => s.bytes > 0),
+      JSON.stringify(last?.sources),
+    );
+    assert.ok(web.requests.filter((q) => q.url === '/with/big.bin' && q.headers.range).length >= 2);
+  });
+
+  test('get URL --mirror URL: the file comes from both web servers, checked against --checksum', async (t) => {
+    const content = patternBytes(16 * MiB + 1, 35);
+    const web = await startWebServer(t, (req, res) => sendFile(req, res, { data: content, etag: '"e"' }));
+    const relay = await Relay.start(Number(new URL(web.origin).port), () => ({ rateBytesPerSec: 8 * MiB }));
+    const mirror = await startWebServer(t, (req, res) => sendFile(req, res, { data: content, etag: '"m"' }));
+    t.after(() => relay.close());
+    const out = await tempDir(t);
+    const r = await runCli([
+      'get',
+      `http://127.0.0.1:${relay.port}/big.bin`,
+      '--mirror',
+      `${mirror.origin}/big.bin`,
+      '--checksum',
+      `sha256=${sha256(content)}`,
+      '--out',
+      out,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(out, 'big.bin'))), sha256(content));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ClientEvent);
+    assert.equal(eventsOf(events, 'done')[0]?.verified, 'sha256 (checksum)');
+    const sources = new Set(eventsOf(events, 'start')[0]?.parts.map((p) => p.source));
+    assert.ok(sources.has(`${mirror.origin}/big.bin`), [...sources].join(' '));
+    assert.ok(mirror.requests.filter((q) => q.headers.range).length >= 2, 'the mirror served ranges');
+    assert.ok(relay.bytesToClient > MiB, 'the primary served bytes');
   });
 
   test('bad SOURCE strings are usage errors (exit 2, ERR_XFER_USAGE under --json), before any connection', async () => {
