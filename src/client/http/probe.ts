@@ -52,6 +52,7 @@ export async function probe(client: WebClient, start: WebTarget, options: ProbeO
     signal: options.signal,
   });
   const target = {
+    ...start,
     url: answer.url,
     authorization: answer.url.origin === start.url.origin ? start.authorization : undefined,
   };

@@ -46,7 +46,8 @@ export class WebMirror implements Mirror {
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
       throw new UsageError(`A web mirror is an http:// or https:// URL, not "${printableName(url)}".`);
-    return new WebMirror(client, splitCredentials(parsed), options);
+    // The user's credential headers are for the first source; a mirror needing some takes them in its URL.
+    return new WebMirror(client, { ...splitCredentials(parsed), userCredentials: false }, options);
   }
 
   /** A folder holds every file by name; a file URL stands for one file only. */
@@ -107,6 +108,6 @@ export class WebMirror implements Mirror {
     if (segments.some((s) => s === '' || s === '.' || s === '..'))
       throw new InvalidNameError(`"${printableName(name)}" cannot be looked up in a web folder.`);
     const url = new URL(segments.map(encodeURIComponent).join('/'), this.base.url);
-    return { url, authorization: this.base.authorization };
+    return { ...this.base, url };
   }
 }

@@ -112,7 +112,13 @@ describe('web mirrors beside an xfer server', () => {
 });
 
 describe('xfer get URL --mirror URL (WebSession)', () => {
-  async function fetchWithMirrors(t: TestContext, url: string, mirrors: string[], checksum?: Buffer) {
+  async function fetchWithMirrors(
+    t: TestContext,
+    url: string,
+    mirrors: string[],
+    checksum?: Buffer,
+    headers: [string, string][] = [],
+  ) {
     const out = await tempDir(t, 'xfer-web-mirrors-');
     const events: ClientEvent[] = [];
     const session = new WebSession({
@@ -122,6 +128,7 @@ describe('xfer get URL --mirror URL (WebSession)', () => {
       signal: AbortSignal.timeout(60_000),
       emit: (e) => events.push(e),
       mirrors,
+      headers,
     });
     t.after(() => session.close());
     const outcome = await session.fetch(url, checksum ? { checksum } : {});
@@ -134,8 +141,18 @@ describe('xfer get URL --mirror URL (WebSession)', () => {
     if (!paced) return;
     const { web, url } = await hostileWeb(t, { plain: { data: content, etag: '"p"' } });
     const sum = createHash('sha256').update(content).digest();
-    const r = await fetchWithMirrors(t, `${paced.base}big.bin`, [url('plain')], sum);
+    const headers: [string, string][] = [
+      ['Authorization', 'Bearer for-the-primary'],
+      ['X-Note', 'any'],
+    ];
+    const r = await fetchWithMirrors(t, `${paced.base}big.bin`, [url('plain')], sum, headers);
     assert.deepEqual(r.outcome, { ok: true });
+    // The user's credentials go to the first source only; other headers go to the mirror too.
+    assert.ok(web.requests.length > 0);
+    for (const q of web.requests) {
+      assert.equal(q.headers.authorization, undefined);
+      assert.equal(q.headers['x-note'], 'any');
+    }
     assert.equal(sha256(await r.read()), sha256(content));
     assert.equal(eventsOf(r.events, 'source').length, 0);
     assert.equal(eventsOf(r.events, 'done')[0]?.verified, 'sha256 (checksum)');
