@@ -14,6 +14,14 @@ import { sendFile, startWebServer } from '../helpers/web-server.js';
 
 const MiB = 1024 * 1024;
 
+/** The NDJSON lines of a --json run. */
+function jsonEvents(stdout: string): ClientEvent[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ClientEvent);
+}
+
 /** Two servers holding the same file, each behind a pacing relay so both are needed. */
 async function twoServers(t: TestContext, content: Buffer) {
   const a = await startServer(t, { big: content });
@@ -45,10 +53,7 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(await readFile(join(out, 'big'))), sha256(content));
     assert.ok(ra.bytesToClient > MiB && rb.bytesToClient > MiB, `${ra.bytesToClient} / ${rb.bytesToClient}`);
-    const events = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as ClientEvent);
+    const events = jsonEvents(r.stdout);
     const left = eventsOf(events, 'source');
     assert.equal(left.length, 1);
     assert.equal(left[0]?.source, `127.0.0.1:${dead}`);
@@ -118,10 +123,7 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(await readFile(join(out, 'big.bin'))), sha256(content));
-    const events = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as ClientEvent);
+    const events = jsonEvents(r.stdout);
     const left = eventsOf(events, 'source');
     assert.deepEqual(
       left.map((e) => [e.source, e.status, e.code]),
@@ -138,6 +140,34 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
       JSON.stringify(last?.sources),
     );
     assert.ok(web.requests.filter((q) => q.url === '/with/big.bin' && q.headers.range).length >= 2);
+  });
+
+  test('xfer client HOST --mirror URL/: the web folder serves the files input.txt names, beside the server', async (t) => {
+    const content = patternBytes(16 * MiB + 9, 36);
+    const a = await startServer(t, { 'big.bin': content });
+    const ra = await Relay.start(a.port, () => ({ rateBytesPerSec: 8 * MiB }));
+    t.after(() => ra.close());
+    const digest = `sha-256=:${createHash('sha256').update(content).digest('base64')}:`;
+    const web = await startWebServer(t, (req, res) =>
+      req.url === '/pub/big.bin'
+        ? sendFile(req, res, { data: content, etag: '"c"', headers: { 'repr-digest': digest } })
+        : res.writeHead(404).end(),
+    );
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'input.txt'), 'big.bin\n');
+    const r = await runCli([
+      'client',
+      `127.0.0.1:${ra.port}`,
+      '--mirror',
+      `${web.origin}/pub/`,
+      '--dir',
+      dir,
+      '--once',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(dir, 'data', 'big.bin'))), sha256(content));
+    assert.ok(web.requests.filter((q) => q.headers.range).length >= 2, 'the web folder served ranges');
+    assert.ok(ra.bytesToClient > MiB, 'the server served bytes');
   });
 
   test('get URL --mirror URL: the file comes from both web servers, checked against --checksum', async (t) => {
@@ -160,10 +190,7 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(await readFile(join(out, 'big.bin'))), sha256(content));
-    const events = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as ClientEvent);
+    const events = jsonEvents(r.stdout);
     assert.equal(eventsOf(events, 'done')[0]?.verified, 'sha256 (checksum)');
     const sources = new Set(eventsOf(events, 'start')[0]?.parts.map((p) => p.source));
     assert.ok(sources.has(`${mirror.origin}/big.bin`), [...sources].join(' '));
@@ -190,10 +217,7 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
       const r = await runCli([...args, '--json']);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(' '));
-      const events = r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as ClientEvent);
+      const events = jsonEvents(r.stdout);
       assert.deepEqual(
         events.map((e) => e.type === 'error' && e.code),
         ['ERR_XFER_USAGE'],
