@@ -82,7 +82,9 @@ async function withCluster<T>(
   serveArgs: string[],
   run: (port: number, backends: ServeProcess[]) => Promise<T>,
 ): Promise<T> {
-  const backends = await Promise.all(Array.from({ length: count }, () => startServe(root, serveArgs)));
+  // Behind HAProxy's send-proxy-v2, as docs/scaling.md configures it.
+  const args = ['--proxy-protocol', ...serveArgs];
+  const backends = await Promise.all(Array.from({ length: count }, () => startServe(root, args)));
   const haproxy = await startHaproxy(
     binary,
     work,

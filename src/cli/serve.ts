@@ -28,6 +28,9 @@ Options:
                       (one budget shared evenly; default: no cap)
   --no-http           speak only the xfer protocol (no HTTP on the port); with a
                       token HTTP needs TLS, so without --tls-cert it is off anyway
+  --proxy-protocol    behind a load balancer that sends PROXY protocol v2
+                      headers (HAProxy send-proxy-v2): limits and the log use the
+                      client address it names; connections without one are closed
   --log FILE          also append the log to FILE (like the original server.log)
   -v, --verbose       log every connection, range and HTTP request (access log)
   -h, --help          show this help
@@ -54,6 +57,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
       'limit-rate-total': { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
       'no-http': { type: 'boolean', default: false },
+      'proxy-protocol': { type: 'boolean', default: false },
     },
     'serve',
   );
@@ -76,6 +80,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
     ...(tls ? { tls } : {}),
     limits: { bytesPerSecondPerConnection, bytesPerSecondTotal },
     http: !values['no-http'],
+    proxyProtocol: values['proxy-protocol'],
   });
   const logFile = values.log ? createWriteStream(values.log, { flags: 'a' }) : undefined;
   server.on('log', ({ level, message }) => {
@@ -88,7 +93,7 @@ export async function serve(argv: string[], cli: Cli): Promise<number> {
   const { host, port: bound } = server.address;
   const shown = host.includes(':') ? `[${host}]` : host;
   cli.info(
-    `xfer serving ${server.catalog.size} file${server.catalog.size === 1 ? '' : 's'} from ${resolve(values.root, 'resources')} on ${shown}:${bound}${token ? ' (token required)' : ''}${tls ? ' over TLS' : ''}`,
+    `xfer serving ${server.catalog.size} file${server.catalog.size === 1 ? '' : 's'} from ${resolve(values.root, 'resources')} on ${shown}:${bound}${token ? ' (token required)' : ''}${tls ? ' over TLS' : ''}${values['proxy-protocol'] ? ' behind a PROXY protocol balancer' : ''}`,
   );
   if (server.httpFace === 'off-token-without-tls') {
     cli.info(

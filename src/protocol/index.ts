@@ -12,3 +12,9 @@ export {
   encodePreamble,
 } from './frames.js';
 export { FrameDecoder, type DecoderHandlers, type DecoderOptions } from './decoder.js';
+export {
+  decodeProxyHeader,
+  PROXY_V2_SIGNATURE,
+  MAX_PROXY_BLOCK_BYTES,
+  type ProxyHeader,
+} from './proxy-header.js';

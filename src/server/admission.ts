@@ -45,6 +45,9 @@ export interface AdmissionLimits {
 }
 
 export interface Ticket {
+  /** The client's address: the socket's peer, or the one a load balancer's PROXY header named. */
+  readonly address: string;
+  readonly port: number | undefined;
   /** The address group the connection counts against (IPv4 address, or IPv6 /64). */
   readonly group: string;
   readonly lockedOut: boolean;
@@ -76,6 +79,8 @@ class Entry implements Ticket {
 
   constructor(
     private readonly admission: Admission,
+    readonly address: string,
+    readonly port: number | undefined,
     readonly group: string,
     readonly dismiss: Dismiss,
     now: number,
@@ -131,7 +136,7 @@ export class Admission {
     return this.byGroup.get(addressGroup(address))?.size ?? 0;
   }
 
-  admit(address: string | undefined, dismiss: Dismiss): Admitted {
+  admit(address: string | undefined, dismiss: Dismiss, port?: number): Admitted {
     if (this.shutdown) return { ok: false, refusal: this.shutdown };
     const group = addressGroup(address ?? '');
     if (this.isLockedOut(group)) {
@@ -162,7 +167,7 @@ export class Admission {
         },
       };
     }
-    const entry = new Entry(this, group, dismiss, this.now());
+    const entry = new Entry(this, address ?? '?', port, group, dismiss, this.now());
     this.entries.add(entry);
     if (mine) mine.add(entry);
     else this.byGroup.set(group, new Set([entry]));

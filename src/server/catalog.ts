@@ -46,6 +46,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private backgroundHashing = false;
+  /** Set by stop(): no more scans, hashing or 'change' events (the folder may be deleted next). */
+  private stopped = false;
 
   constructor(private readonly resourcesDir: string) {
     super();
@@ -85,6 +87,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * last good catalog and are reported with 'scan-failed'.
    */
   async rescan(): Promise<void> {
+    if (this.stopped) return;
     if (this.scanning) {
       this.rescanWanted = true;
       return this.scanning;
@@ -113,10 +116,18 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.timer.unref();
   }
 
-  stop(): void {
+  /**
+   * Stops watching, scanning and hashing; resolves once a scan in flight has
+   * settled, so no 'change' follows (a caller may delete the folder next). A
+   * hash in flight only reads an open file; it is not waited for, as a big
+   * file would hold up shutdown for seconds.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
     this.watcher?.close();
     clearInterval(this.timer);
     clearTimeout(this.debounce);
+    await this.scanning?.catch(() => undefined);
   }
 
   /** Opens a listed file, confined to resources/ (see confined-open.ts). */
@@ -170,6 +181,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       );
       return;
     }
+    if (this.stopped) return;
     this.scannedOnce = true;
     this.lastScanFailed = false;
     this.rootReal = rootReal;
@@ -188,6 +200,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     this.backgroundHashing = true;
     try {
       for (const record of [...this.files.values()]) {
+        if (this.stopped) return;
         if (this.hashCache.has(record.versionKey)) continue;
         const opened = await this.open(record).catch(() => undefined);
         if (!opened) continue;

@@ -56,7 +56,7 @@ export class ServerConnection {
     private readonly host: ConnectionHost,
     private readonly ticket: Ticket,
   ) {
-    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.peer = `${ticket.address}:${ticket.port ?? '?'}`;
     this.answers = new Answers(socket, host, this.peer);
     this.bucket = new TokenBucket(host.limits.requestsPerSecond, host.limits.requestBurst, Date.now());
     this.decoder = new FrameDecoder(
@@ -145,7 +145,7 @@ export class ServerConnection {
     const token = this.host.token ?? '';
     const expected = authProof(token, 'client', this.clientNonce, this.serverNonce);
     if (!proofMatches(expected, clientProof)) {
-      const address = this.socket.remoteAddress ?? '?';
+      const address = this.ticket.address;
       if (this.ticket.authFailed()) {
         this.host.log(
           { level: 'warn', message: `authentication failed from ${address}; the address is locked out` },

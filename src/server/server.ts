@@ -9,6 +9,7 @@ import { Admission, type Dismiss, type Refusal, type Ticket } from './admission.
 import { Catalog } from './catalog.js';
 import { ServerConnection, type ConnectionHost } from './connection.js';
 import { HttpFace, type HttpLimits } from './http/face.js';
+import { ProxyIntake } from './proxy-intake.js';
 import { sniffProtocol } from './http/sniff.js';
 import { DEFAULT_LIMITS, fitToDescriptorLimit, openFileLimit, type ServerLimits } from './limits.js';
 import { LogLimiter, type ServerLog } from './log-limiter.js';
@@ -31,6 +32,12 @@ export interface ServerOptions {
   /** The HTTP/1.1 face on the same port (default on; off by itself with a token and no TLS). */
   http?: boolean;
   httpLimits?: Partial<HttpLimits>;
+  /**
+   * Every connection starts with a PROXY protocol v2 header (a load balancer's
+   * `send-proxy-v2`); the address it names is the one admission counts and the
+   * log shows. Connections without one are closed.
+   */
+  proxyProtocol?: boolean;
 }
 
 /** Why the HTTP face is off, when it is. */
@@ -61,6 +68,8 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   private readonly tlsContext: SecureContext | undefined;
   readonly httpFace: HttpFaceState;
   private readonly connections = new Set<LiveConnection>();
+  /** With `proxyProtocol`: connections from the load balancer wait here for their header. */
+  private readonly proxyIntake: ProxyIntake | undefined;
   private readonly http: HttpFace | undefined;
   private readonly fileSlots = new Map<string, number>();
   private readonly textList: TextListWriter;
@@ -77,6 +86,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     this.admission = new Admission(this.limits);
     this.catalog = new Catalog(join(options.root, 'resources'));
     this.textList = new TextListWriter(join(options.root, 'text.txt'));
+    this.proxyIntake = options.proxyProtocol
+      ? new ProxyIntake(this.limits.maxConnections, this.limits.handshakeTimeoutMs)
+      : undefined;
     // A bearer token must never cross the wire in clear: with a token, HTTP only over TLS.
     this.httpFace =
       options.http === false
@@ -135,7 +147,8 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.admission.close({ code: 'ERR_XFER_SHUTDOWN', message: 'The server is shutting down.' });
-      this.catalog.stop();
+      const catalogStopped = this.catalog.stop();
+      this.proxyIntake?.close();
       this.http?.drain();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const conn of this.connections) conn.drain();
@@ -146,6 +159,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
       clearTimeout(grace);
       this.http?.stop();
       this.repeats.flush();
+      // After this, nothing of the server writes under the root (text.txt included).
+      await catalogStopped;
+      await this.textList.idle();
     })();
     return this.closing;
   }
@@ -170,7 +186,7 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     try {
       await this.listen(this.options.host);
     } catch (err) {
-      this.catalog.stop(); // nothing of a server that never listened may keep the process alive
+      await this.catalog.stop(); // nothing of a server that never listened may keep the process alive
       throw err;
     }
     const configured = this.options.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections;
@@ -211,12 +227,29 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
     }
   }
 
-  /** Every accepted socket: admission first, before a byte is read or a TLS handshake is started. */
+  /**
+   * Every accepted socket: admission first, before a byte is read or a TLS
+   * handshake is started; behind a load balancer, once its PROXY header has
+   * named the client.
+   */
   private accept(socket: Socket): void {
+    if (!this.proxyIntake) return this.admit(socket, socket.remoteAddress, socket.remotePort);
+    this.proxyIntake.take(
+      socket,
+      (address, port) => this.admit(socket, address, port),
+      (balancer, err) =>
+        this.log(
+          { level: 'warn', message: `${balancer} sent no valid PROXY header: ${err.message}` },
+          'proxy-header',
+        ),
+    );
+  }
+
+  private admit(socket: Socket, address: string | undefined, port: number | undefined): void {
     // The connection object exists only once admitted; until then taking the place back is a destroy.
     let dismiss: Dismiss = () => socket.destroy();
-    const admitted = this.admission.admit(socket.remoteAddress, (refusal) => dismiss(refusal));
-    if (!admitted.ok) return this.refuse(socket, admitted.refusal);
+    const admitted = this.admission.admit(address, (refusal) => dismiss(refusal), port);
+    if (!admitted.ok) return this.refuse(socket, address, admitted.refusal);
     const { ticket } = admitted;
     socket.on('close', () => ticket.release());
     const conn = this.startConnection(this.tlsContext ? this.wrapTls(socket) : socket, ticket);
@@ -273,9 +306,9 @@ export class XferServer extends EventEmitter<ServerEvents> implements Connection
    * up descriptors. Over TLS nothing is written (a TLS peer could not read
    * plaintext, and a handshake is exactly the cost being refused).
    */
-  private refuse(socket: Socket, refusal: Refusal): void {
+  private refuse(socket: Socket, address: string | undefined, refusal: Refusal): void {
     this.log(
-      { level: 'warn', message: `refused ${socket.remoteAddress ?? '?'}: ${refusal.message}` },
+      { level: 'warn', message: `refused ${address ?? '?'}: ${refusal.message}` },
       `refused-${refusal.code}`,
     );
     socket.on('error', () => undefined);

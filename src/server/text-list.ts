@@ -24,6 +24,11 @@ export class TextListWriter {
     return next;
   }
 
+  /** Resolves when every write asked for so far has finished (or failed). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
   private async replace(content: string): Promise<void> {
     if (content === this.last) return;
     const tmp = `${this.path}.${process.pid}.tmp`;

@@ -59,7 +59,7 @@ backend xfer_http_servers
     mode http
     balance leastconn
     option redispatch 1
-${servers((b) => `track xfer_servers/${b.name}`)}`;
+${servers((b) => `send-proxy-v2 track xfer_servers/${b.name}`)}`;
   return `global
     maxconn 4000
 ${stats}
@@ -75,7 +75,7 @@ defaults
 
 frontend xfer
     bind ${bind}:${layout.port}
-    # The servers see HAProxy's address, not the client's: the per-client connection cap is kept here.
+    # Each client's connections are capped here too, before they reach a backend.
     stick-table type ip size 100k expire 1m store conn_cur
     tcp-request connection track-sc0 src
     tcp-request connection reject if { sc0_conn_cur gt 256 }
@@ -84,13 +84,16 @@ frontend xfer
 backend xfer_servers
     # Each xfer connection carries many GETs: balance by open connections.
     balance leastconn
-    # Health check: the xfer handshake up to WELCOME, which the server does not log.
+    # Health check: the xfer handshake up to WELCOME, which the server does not log,
+    # after the PROXY header the backends expect on every connection.
     option tcp-check
-    tcp-check connect
+    tcp-check connect send-proxy
     tcp-check send-binary ${CLIENT_PREAMBLE_HEX}${HELLO_HEX}
     tcp-check expect min-recv 15 rbinary ${WELCOME_REGEX}
     default-server inter 1s fall 2 rise 2
-${servers(() => 'check')}${http}`;
+    # The backends run with --proxy-protocol: each connection starts with a PROXY v2
+    # header naming the client, so their per-address limits and logs see clients.
+${servers(() => 'send-proxy-v2 check')}${http}`;
 }
 
 /** The haproxy binary, or undefined when it is not installed. */

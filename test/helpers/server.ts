@@ -27,6 +27,7 @@ export async function startServer(
     rescanIntervalMs?: number;
     http?: boolean;
     httpLimits?: Partial<HttpLimits>;
+    proxyProtocol?: boolean;
   } = {},
 ): Promise<TempServer> {
   const root = await mkdtemp(join(tmpdir(), 'xfer-server-'));

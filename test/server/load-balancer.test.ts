@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { finished, startCli, type CliResult } from '../helpers/cli.js';
@@ -34,7 +34,9 @@ function needHaproxy(t: TestContext): string | undefined {
 }
 
 async function backends(t: TestContext, roots: string[], extraArgs: string[] = []): Promise<ServeProcess[]> {
-  const started = await Promise.all(roots.map((root) => startServe(root, extraArgs)));
+  const started = await Promise.all(
+    roots.map((root) => startServe(root, ['--proxy-protocol', ...extraArgs])),
+  );
   t.after(() => Promise.all(started.map((s) => s.stop())));
   return started;
 }
@@ -130,6 +132,38 @@ describe('xfer servers behind HAProxy', () => {
       `the probes logged:\n${quiet!.log()}`,
     );
     assert.match(quiet!.log(), /^xfer serving 1 file/);
+  });
+
+  test('the backends count and log each client by its own address (PROXY protocol), through both frontends', async (t) => {
+    const binary = needHaproxy(t);
+    if (!binary) return;
+    const dir = await tempDir(t);
+    const root = await shareFolder(dir, 'share', { 'a.txt': Buffer.from('hello') }, new Date());
+    const [server] = await backends(t, [root], ['--verbose']);
+    const haproxy = await balancer(t, binary, dir, [{ name: 'xfer1', port: server!.port }], { http: true });
+    await waitFor(async () => (await haproxy.stats()).get('xfer1')?.status === 'UP', 15_000, 'backend up');
+    // Loopback clients from three different addresses of 127/8, through the TCP and the HTTP frontend.
+    const clients: [string, number][] = [
+      ['127.0.0.2', haproxy.port],
+      ['127.0.0.3', haproxy.port],
+      ['127.0.0.4', haproxy.httpPort!],
+    ];
+    for (const [address, port] of clients) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ port, host: '127.0.0.1', localAddress: address });
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString()));
+        socket.on('end', () => resolve(text)).on('error', reject);
+        socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      assert.match(answer, /^HTTP\/1\.1 200 OK[\s\S]*hello$/);
+      await waitFor(
+        () => server!.log().includes(` debug ${address} "GET /a.txt HTTP/1.1" 200 5 `),
+        10_000,
+        `the access line naming ${address}`,
+      );
+    }
+    assert.doesNotMatch(server!.log(), /PROXY header/, 'every connection, health checks included, had one');
   });
 
   test('the HTTP face behind the HTTP-mode frontend: whole files and ranges, and a dead backend is routed around', async (t) => {

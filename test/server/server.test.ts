@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ClientConnection } from '../../src/client/connection.js';
 import { FrameType, encode, type FileIdentity } from '../../src/protocol/index.js';
 import { RawPeer, rawFrame } from '../helpers/raw-peer.js';
+import { XferServer } from '../../src/server/server.js';
 import { startServer } from '../helpers/server.js';
 import { patternBytes, sha256, sleep, tempDir, waitFor } from '../helpers/tmp.js';
 import { finished, startCli, waitForStderr } from '../helpers/cli.js';
@@ -26,6 +28,13 @@ async function fetchRange(
   const parts: Buffer[] = [];
   await conn.get({ name, offset, length, expect, onChunk: (c) => parts.push(Buffer.from(c)) > 0 });
   return Buffer.concat(parts);
+}
+
+/** A root with an empty resources/, deleted by the test itself. */
+async function tempRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'xfer-close-'));
+  await mkdir(join(root, 'resources'));
+  return root;
 }
 
 describe('xfer server', () => {
@@ -56,6 +65,24 @@ describe('xfer server', () => {
     assert.doesNotMatch(await readFile(join(s.root, 'text.txt'), 'utf8'), /^empty /m);
     const names = (await conn.list()).map((e) => e.name);
     assert.ok(names.includes('new.txt') && !names.includes('empty'));
+  });
+
+  test('once close() resolves the server writes nothing under its root, even with a rescan under way', async () => {
+    // Before, a scan in flight at close() still published text.txt afterwards, so
+    // deleting the root right after close() failed now and then with ENOTEMPTY.
+    for (let round = 0; round < 30; round++) {
+      const root = await tempRoot();
+      await writeFile(join(root, 'resources', 'a.bin'), patternBytes(20_000));
+      const server = await XferServer.start({ root, host: '127.0.0.1', port: 0, rescanIntervalMs: 2 });
+      for (let i = 0; i < 3; i++) {
+        await writeFile(join(root, 'resources', `changed-${i}`), 'x');
+        await sleep(round % 5);
+      }
+      await server.close();
+      const left = await readdir(root);
+      await rm(root, { recursive: true });
+      assert.deepEqual(left.sort(), ['resources', 'text.txt'], `round ${round}`);
+    }
   });
 
   test('serves exact ranges: first byte, last byte, empty, whole file; past the end is ERR_XFER_RANGE', async (t) => {

@@ -136,7 +136,7 @@ export class HttpFace {
     if (this.draining) res.setHeader('Connection', 'close');
     if (!this.takeToken(state)) {
       const error = new RateLimitError('Too many requests on one connection; closing it.');
-      this.routes.refuse(req, res, new HttpRefusal(429, error));
+      this.routes.refuse(req, res, state.ticket.address, new HttpRefusal(429, error));
       return;
     }
     // Pipelined requests are parsed ahead; answer them one at a time, and stop
@@ -171,7 +171,7 @@ export class HttpFace {
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.host.log({
       level: 'debug',
-      message: `${socket.remoteAddress ?? '?'} bad HTTP request (${status}): ${err.code ?? 'unknown'}`,
+      message: `${this.states.get(socket)?.ticket.address ?? socket.remoteAddress ?? '?'} bad HTTP request (${status}): ${err.code ?? 'unknown'}`,
     });
     // node:http keeps the response being written in _httpMessage (null between responses).
     const answering = Boolean((socket as Socket & { _httpMessage?: unknown })._httpMessage);

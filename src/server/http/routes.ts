@@ -33,6 +33,8 @@ export interface RoutesHost {
  * in the authentication lockout, shared with the xfer protocol.
  */
 export interface ConnectionTicket {
+  /** The client's address, for the log (a load balancer's PROXY header may have named it). */
+  readonly address: string;
   active(): void;
   idle(): void;
   /** One wrong token from this connection's address. */
@@ -73,15 +75,15 @@ export class HttpRoutes {
     const started = Date.now();
     try {
       const sent = await this.route(req, res, ticket);
-      this.logAccess(req, sent.status, sent.bytes, started);
+      this.logAccess(req, ticket.address, sent.status, sent.bytes, started);
     } catch (err) {
-      this.fail(req, res, err, started);
+      this.fail(req, res, ticket.address, err, started);
     }
   }
 
   /** A refusal before any work: the same answer and log line as any other failure. */
-  refuse(req: IncomingMessage, res: ServerResponse, refusal: HttpRefusal): void {
-    this.fail(req, res, refusal, Date.now());
+  refuse(req: IncomingMessage, res: ServerResponse, client: string, refusal: HttpRefusal): void {
+    this.fail(req, res, client, refusal, Date.now());
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, ticket: ConnectionTicket): Promise<Sent> {
@@ -164,16 +166,22 @@ export class HttpRoutes {
   }
 
   /** A failure as a short text answer, or a cut connection once the body has started. */
-  private fail(req: IncomingMessage, res: ServerResponse, err: unknown, started: number): void {
+  private fail(
+    req: IncomingMessage,
+    res: ServerResponse,
+    client: string,
+    err: unknown,
+    started: number,
+  ): void {
     const refusal = err instanceof HttpRefusal ? err : undefined;
     const error = refusal ? refusal.error : toXferError(err);
     if (res.headersSent) {
       // A client hanging up mid-body is routine (aria2c does it on every split); a changed file is not.
       this.host.log({
         level: error.code === 'ERR_XFER_CLOSED' ? 'debug' : 'warn',
-        message: `${req.socket.remoteAddress ?? '?'} HTTP response cut: ${error.message}`,
+        message: `${client} HTTP response cut: ${error.message}`,
       });
-      this.logAccess(req, res.statusCode, -1, started);
+      this.logAccess(req, client, res.statusCode, -1, started);
       res.destroy();
       return;
     }
@@ -188,7 +196,7 @@ export class HttpRoutes {
       ...(status === 429 ? { Connection: 'close' } : {}),
     });
     res.end(req.method === 'HEAD' ? undefined : body);
-    this.logAccess(req, status, req.method === 'HEAD' ? 0 : body.length, started);
+    this.logAccess(req, client, status, req.method === 'HEAD' ? 0 : body.length, started);
   }
 
   /** Where this server is, as the client named it (for the Metalink's URL). */
@@ -201,14 +209,20 @@ export class HttpRoutes {
   }
 
   /** One line per request, as in a common access log; `-` bytes for a cut response. */
-  private logAccess(req: IncomingMessage, status: number, bytes: number, started: number): void {
+  private logAccess(
+    req: IncomingMessage,
+    client: string,
+    status: number,
+    bytes: number,
+    started: number,
+  ): void {
     // The target is the peer's text: anything outside printable ASCII is shown as \xNN.
     const target = (req.url ?? '')
       .slice(0, 512)
       .replace(/[^\x21-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
     this.host.log({
       level: 'debug',
-      message: `${req.socket.remoteAddress ?? '-'} "${printableName(req.method ?? '-')} ${target} HTTP/${req.httpVersion}" ${status} ${bytes < 0 ? '-' : bytes} ${Date.now() - started}ms`,
+      message: `${client} "${printableName(req.method ?? '-')} ${target} HTTP/${req.httpVersion}" ${status} ${bytes < 0 ? '-' : bytes} ${Date.now() - started}ms`,
     });
   }
 }

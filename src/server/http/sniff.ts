@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { readHead } from '../read-head.js';
 
 export type Protocol = 'xfer' | 'http';
 
@@ -37,32 +38,13 @@ export function protocolOf(head: Buffer): Protocol | undefined {
 
 /**
  * Reads a connection's first bytes (at most the longest method token, within
- * `deadlineMs`), puts them back with unshift(), and says which protocol the
- * peer speaks; undefined when the peer closed or stayed silent too long (the
- * socket is then destroyed). The socket is left paused for the new owner.
+ * `deadlineMs`), puts them back, and says which protocol the peer speaks;
+ * undefined when the peer closed or stayed silent too long (the socket is
+ * then destroyed). The socket is left paused for the new owner.
  */
 export function sniffProtocol(socket: Socket, deadlineMs: number): Promise<Protocol | undefined> {
-  return new Promise((resolve) => {
-    let head: Buffer = Buffer.alloc(0);
-    const finish = (protocol: Protocol | undefined) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.pause();
-      if (protocol === undefined) socket.destroy();
-      else if (head.length > 0) socket.unshift(head);
-      resolve(protocol);
-    };
-    const onData = (chunk: Buffer) => {
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      const protocol = protocolOf(head.subarray(0, LONGEST));
-      if (protocol) finish(protocol);
-    };
-    const onClose = () => finish(undefined);
-    // Absolute, like the xfer handshake deadline: dripping bytes does not extend it.
-    const timer = setTimeout(() => finish(undefined), deadlineMs);
-    socket.on('data', onData);
-    socket.on('close', onClose);
-    socket.on('error', () => undefined);
+  return readHead(socket, deadlineMs, (head) => {
+    const protocol = protocolOf(head.subarray(0, LONGEST));
+    return protocol && { value: protocol, consumed: 0 };
   });
 }
