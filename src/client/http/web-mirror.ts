@@ -7,12 +7,14 @@ import {
 } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import type { RemoteFile } from '../download.js';
-import type { Mirror, MirrorContext } from '../mirrors.js';
+import type { EmitEvent } from '../events.js';
+import { MirrorSet, type Mirror, type MirrorContext } from '../mirrors.js';
 import type { RangeSource } from '../source.js';
+import { WHOLE_FILE_MAX_BYTES } from '../whole-file.js';
 import { HttpSource } from './http-source.js';
 import { probe } from './probe.js';
 import { shownUrl, splitCredentials, type WebClient } from './web-client.js';
-import { expectedHash, fetchMetalink } from './web-hashes.js';
+import { expectedHash, fetchMetalink, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
 
 /**
@@ -109,5 +111,34 @@ export class WebMirror implements Mirror {
       throw new InvalidNameError(`"${printableName(name)}" cannot be looked up in a web folder.`);
     const url = new URL(segments.map(encodeURIComponent).join('/'), this.base.url);
     return { ...this.base, url };
+  }
+}
+
+/** A WebSession's mirrors (`xfer get URL --mirror URL`), over its own web client. */
+export class WebMirrors {
+  private readonly set: MirrorSet;
+
+  constructor(
+    client: WebClient,
+    urls: string[],
+    options: { connections: number; signal: AbortSignal; emit: EmitEvent },
+  ) {
+    const mirrorOptions = { connections: options.connections, signal: options.signal };
+    this.set = new MirrorSet(
+      urls.map((url) => WebMirror.fromUrl(client, url, mirrorOptions)),
+      options.emit,
+    );
+  }
+
+  /**
+   * The mirrors whose copy agrees, for a file large enough to share out and
+   * served in ranges by its first source; a SHA-256 the user gave (not the
+   * server) vouches for mirrors without a digest.
+   */
+  sourcesFor(file: RemoteFile, ranges: boolean, expected: ExpectedHash | undefined): Promise<RangeSource[]> {
+    if (this.set.size === 0 || !ranges || file.identity.size <= WHOLE_FILE_MAX_BYTES)
+      return Promise.resolve([]);
+    const userChecksum = expected?.source === 'checksum' || expected?.source === 'checksum list';
+    return this.set.sourcesFor(file, { firstSlot: 0, userChecksum });
   }
 }

@@ -10,13 +10,12 @@ import { MAX_RESTARTS, PROGRESS_INTERVAL_MS, type FetchOutcome } from '../sessio
 import { SourceSpeeds, SpeedMeter } from '../speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from '../whole-file.js';
 import { fileNameFor } from './file-name.js';
-import { MirrorSet } from '../mirrors.js';
 import type { RangeSource } from '../source.js';
 import { HttpSource, type WebFile } from './http-source.js';
 import { probe, type Probe } from './probe.js';
 import { describeValidator } from './validator.js';
 import { WebClient, shownUrl, splitCredentials } from './web-client.js';
-import { WebMirror } from './web-mirror.js';
+import { WebMirrors } from './web-mirror.js';
 import { expectedHash, fetchMetalink, fetchSmallText, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
 import { streamWhole } from './web-stream.js';
@@ -64,7 +63,7 @@ export class WebSession {
   /** A checksum list (name → SHA-256) that applies to every URL from now on. */
   checksums: Map<string, Buffer> | undefined;
   private readonly folder: DownloadFolder;
-  private readonly mirrors: MirrorSet;
+  private readonly mirrors: WebMirrors;
 
   constructor(private readonly o: WebSessionOptions) {
     this.client = new WebClient({
@@ -75,9 +74,7 @@ export class WebSession {
       ...(o.limitRate ? { limitRate: o.limitRate } : {}),
     });
     this.folder = new DownloadFolder(o.dataDir);
-    const mirrorOptions = { connections: o.connections, signal: o.signal };
-    const mirrors = (o.mirrors ?? []).map((url) => WebMirror.fromUrl(this.client, url, mirrorOptions));
-    this.mirrors = new MirrorSet(mirrors, o.emit);
+    this.mirrors = new WebMirrors(this.client, o.mirrors ?? [], o);
   }
 
   close(): Promise<void> {
@@ -191,7 +188,7 @@ export class WebSession {
       pieces,
     };
     const source = new HttpSource(this.client, web, file.identity, this.o.connections);
-    const mirrors = await this.mirrorsFor(file, web.ranges, expected);
+    const mirrors = await this.mirrors.sourcesFor(file, web.ranges, expected);
     const job = this.jobFor([source, ...mirrors], file, paths);
     const meter = new SpeedMeter();
     const speeds = new SourceSpeeds();
@@ -226,21 +223,6 @@ export class WebSession {
       clearInterval(timer);
       for (const s of [source, ...mirrors]) s.dropAll();
     }
-  }
-
-  /**
-   * The mirrors whose copy agrees, for a file large enough to share out and
-   * served in ranges; a SHA-256 the user gave vouches for mirrors without a digest.
-   */
-  private mirrorsFor(
-    file: RemoteFile,
-    ranges: boolean,
-    expected: ExpectedHash | undefined,
-  ): Promise<RangeSource[]> {
-    if (this.mirrors.size === 0 || !ranges || file.identity.size <= WHOLE_FILE_MAX_BYTES)
-      return Promise.resolve([]);
-    const userChecksum = expected?.source === 'checksum' || expected?.source === 'checksum list';
-    return this.mirrors.sourcesFor(file, { firstSlot: 0, userChecksum });
   }
 
   private jobFor(
