@@ -134,12 +134,12 @@ describe('real HTTP clients against the HTTP face', () => {
     };
     // First the mtime becomes a whole second (exactly restorable) and that version is hashed;
     // then the catalog stops watching, so the server cannot notice the write and re-hash.
-    // (A scan already under way when watching stops still finishes: awaiting one more rescan
-    // after stop() lets it, and nothing starts another.)
+    // (A stopped catalog scans no more, so the rescan comes first; stop() waits for a scan
+    // the watcher may have started meanwhile, and nothing starts another.)
     await setByte(original);
-    s.server.catalog.stop();
     await s.server.catalog.rescan();
     await waitFor(() => s.server.catalog.entries().every((e) => e.sha256), 20_000, 'hashed');
+    await s.server.catalog.stop();
     await setByte(original ^ 0xff);
     const announced = `sha-256=:${Buffer.from(sha256(content), 'hex').toString('base64')}:`;
     const head = await fetch(`${s.url}/big.bin`, { method: 'HEAD' });
