@@ -111,6 +111,28 @@ describe('web mirrors beside an xfer server', () => {
   });
 });
 
+describe('WebMirror', () => {
+  test('a folder mirror asks for each name percent-encoded segment by segment, never above the folder', async (t) => {
+    const data = patternBytes(3 * MiB, 47);
+    const web = await startWebServer(t, (req, res) =>
+      sendFile(req, res, { data, etag: '"x"', headers: reprDigest(data) }),
+    );
+    const [folder, file] = webMirrors(t, [`${web.origin}/pub/`, `${web.origin}/one.bin`]);
+    assert.ok(folder && file);
+    const identity = { size: data.length, mtimeUs: 0, sha256: createHash('sha256').update(data).digest() };
+    const context = { firstSlot: 0, userChecksum: false };
+    const source = await folder.sourceFor({ name: 'a b/c#?.bin', identity, pieceSize: MiB }, context);
+    assert.equal(source.label, `${web.origin}/pub/`);
+    assert.equal(web.requests.at(-1)?.url, '/pub/a%20b/c%23%3F.bin');
+    await assert.rejects(folder.sourceFor({ name: '../x.bin', identity, pieceSize: MiB }, context), {
+      code: 'ERR_XFER_NAME',
+    });
+    // A file URL is asked as it is, whatever the name.
+    await file.sourceFor({ name: 'other.bin', identity, pieceSize: MiB }, context);
+    assert.equal(web.requests.at(-1)?.url, '/one.bin');
+  });
+});
+
 describe('xfer get URL --mirror URL (WebSession)', () => {
   async function fetchWithMirrors(
     t: TestContext,
