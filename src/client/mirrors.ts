@@ -14,6 +14,8 @@ export interface MirrorContext {
   firstSlot: number;
   /** The file's SHA-256 was given by the user (not by a server): a mirror without a digest is checked against it. */
   userChecksum: boolean;
+  /** The name a folder mirror is asked for, when not the file's own (a web file: its URL's last segment). */
+  lookupName?: string;
 }
 
 /**

@@ -59,7 +59,7 @@ export class WebMirror implements Mirror {
 
   async sourceFor(file: RemoteFile, context: MirrorContext): Promise<RangeSource> {
     const { signal } = this.options;
-    const p = await probe(this.client, this.targetFor(file.name), { signal });
+    const p = await probe(this.client, this.targetFor(context.lookupName ?? file.name), { signal });
     if (p.whole) discardBody(p.whole);
     const { size, sha256 } = file.identity;
     if (p.size !== size) {
@@ -132,13 +132,19 @@ export class WebMirrors {
 
   /**
    * The mirrors whose copy agrees, for a file large enough to share out and
-   * served in ranges by its first source; a SHA-256 the user gave (not the
-   * server) vouches for mirrors without a digest.
+   * served in ranges by its first source; a folder mirror is asked for
+   * `lookupName` (the last segment of the file's URL). A SHA-256 the user
+   * gave (not the server) vouches for mirrors without a digest.
    */
-  sourcesFor(file: RemoteFile, ranges: boolean, expected: ExpectedHash | undefined): Promise<RangeSource[]> {
+  sourcesFor(
+    file: RemoteFile,
+    lookupName: string,
+    ranges: boolean,
+    expected: ExpectedHash | undefined,
+  ): Promise<RangeSource[]> {
     if (this.set.size === 0 || !ranges || file.identity.size <= WHOLE_FILE_MAX_BYTES)
       return Promise.resolve([]);
     const userChecksum = expected?.source === 'checksum' || expected?.source === 'checksum list';
-    return this.set.sourcesFor(file, { firstSlot: 0, userChecksum });
+    return this.set.sourcesFor(file, { firstSlot: 0, userChecksum, lookupName });
   }
 }

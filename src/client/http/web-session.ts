@@ -188,7 +188,7 @@ export class WebSession {
       pieces,
     };
     const source = new HttpSource(this.client, web, file.identity, this.o.connections);
-    const mirrors = await this.mirrors.sourcesFor(file, web.ranges, expected);
+    const mirrors = await this.mirrors.sourcesFor(file, urlName ?? name, web.ranges, expected);
     const job = this.jobFor([source, ...mirrors], file, paths);
     const meter = new SpeedMeter();
     const speeds = new SourceSpeeds();

@@ -187,6 +187,25 @@ describe('xfer get URL --mirror URL (WebSession)', () => {
     assert.ok(parts.some((p) => p.source === url('plain')));
   });
 
+  test('a folder mirror is asked for the last segment of the URL, not the name on disk', async (t) => {
+    const content = patternBytes(3 * MiB, 48);
+    const primary = await startWebServer(t, (req, res) =>
+      sendFile(req, res, {
+        data: content,
+        etag: '"a"',
+        headers: { ...reprDigest(content), 'content-disposition': 'attachment; filename="renamed.bin"' },
+      }),
+    );
+    const { web, url } = await hostileWeb(t, {
+      digest: { data: content, etag: '"d"', headers: reprDigest(content) },
+    });
+    const r = await fetchWithMirrors(t, `${primary.origin}/dl/big.bin`, [url('digest')]);
+    assert.deepEqual(r.outcome, { ok: true });
+    assert.equal(eventsOf(r.events, 'source').length, 0);
+    assert.ok(web.requests.some((q) => q.url === '/digest/big.bin'));
+    assert.ok(eventsOf(r.events, 'done').some((e) => e.file === 'renamed.bin'));
+  });
+
   test('without piece hashes, a mirror serving other bytes fails the whole-file check; the file is fetched again from the primary alone', async (t) => {
     const content = patternBytes(24 * MiB, 44);
     const paced = await pacedNginx(t, content, false);
