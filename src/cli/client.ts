@@ -49,7 +49,7 @@ ${REMOTE_HELP}
 export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]...] [options]
 
 More than one HOST: the first is the primary, the others mirrors (as --mirror);
-a web mirror is given as --mirror URL/ (a folder where each file is found by name).
+a web mirror is given as --mirror URL/, a folder where files are found by name.
 Shows the server's files, then downloads the names listed in DIR/input.txt
 (one per line; # comments and blank lines skipped) into DIR/data/, one file
 after another, each over up to ${MAX_CONNECTIONS_PER_FILE} connections, verified by size and SHA-256.
