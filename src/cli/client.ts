@@ -54,7 +54,7 @@ Shows the server's files, then downloads the names listed in DIR/input.txt
 (one per line; # comments and blank lines skipped) into DIR/data/, one file
 after another, each over up to ${MAX_CONNECTIONS_PER_FILE} connections, verified by size and SHA-256.
 Lines starting with http:// or https:// are fetched from that web server, in
-their place in the list (see xfer get --help). Re-reads input.txt every few
+their place in the list, up to 16 at a time (see xfer get --help). Re-reads input.txt every few
 seconds until Ctrl+C. Without HOST it asks
 "HOST Name:" on a terminal (empty = 127.0.0.1).
 
@@ -73,8 +73,8 @@ export const GET_HELP = `Usage: xfer get SERVER NAME... [options]
        xfer get URL... [options]
 
 Downloads the named files into DIR, verified by size and SHA-256. URLs
-(http:// or https://) are fetched from any web server, over up to 4
-connections when it serves ranges, verified by the strongest hash available
+(http:// or https://) are fetched from any web server, up to 16 at a time,
+each over up to 4 connections when it serves ranges, verified by the strongest hash available
 (--checksum, --checksums, Metalink, Repr-Digest, Digest) or else by size
 alone; the done line says which.
 
@@ -118,8 +118,8 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
     { ...values, mirror: mirrors },
     { dir: join(dir, 'data'), flag: '--dir', severalFiles: true },
     async (session, reporter) => {
-      // URL lines of input.txt go to a web session, made on the first one.
-      let web: WebSession | undefined;
+      // URL lines of input.txt go to one web session, made on the first (several are fetched at once).
+      let web: Promise<WebSession> | undefined;
       try {
         return await watchInputList(session, {
           dir,
@@ -127,19 +127,24 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
           once: values.once,
           signal: cli.interrupt.signal,
           emit: reporter.handle,
-          // URLs are fetched one after another, so one session is made, on the first.
           fetchUrl: async (url) => {
-            web ??= new (await loadWebSession())({
-              dataDir: join(dir, 'data'),
-              ...transferSettings(values),
-              signal: cli.interrupt.signal,
-              emit: reporter.handle,
-            });
-            return web.fetch(url);
+            web ??= loadWebSession().then(
+              (WebSessionClass) =>
+                new WebSessionClass({
+                  dataDir: join(dir, 'data'),
+                  ...transferSettings(values),
+                  signal: cli.interrupt.signal,
+                  emit: reporter.handle,
+                }),
+            );
+            return (await web).fetch(url);
           },
         });
       } finally {
-        await web?.close();
+        await web?.then(
+          (w) => w.close(),
+          () => undefined,
+        );
       }
     },
   );

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { fetchUrls } from '../client/batch.js';
 import { MAX_CHECKSUM_LIST_BYTES, parseChecksumList, parseChecksumOption } from '../client/http/checksums.js';
 import type { WebSession } from '../client/http/web-session.js';
 import type { RetryPolicy } from '../client/retry.js';
@@ -55,9 +56,9 @@ export async function loadWebSession(): Promise<typeof WebSession> {
 }
 
 /**
- * `xfer get URL... --out DIR`: each URL fetched in order into DIR by the
- * engine (through WebSession), with the same events, progress and exit codes
- * as for xfer servers.
+ * `xfer get URL... --out DIR`: the URLs fetched into DIR by the engine
+ * (through WebSession), up to WEB_WINDOW at a time in list order, with the
+ * same events, progress and exit codes as for xfer servers.
  */
 export async function getUrls(
   cli: Cli,
@@ -102,13 +103,18 @@ export async function getUrls(
       session.checksums = parseChecksumList(text, values.checksums);
     }
     let failed = 0;
-    for (const url of [...new Set(urls)]) {
-      const outcome = await session.fetch(url, {
-        ...(checksum ? { checksum } : {}),
-        ...(values.output === undefined ? {} : { output: values.output }),
-      });
-      if (!outcome.ok) failed++;
-    }
+    const options = {
+      ...(checksum ? { checksum } : {}),
+      ...(values.output === undefined ? {} : { output: values.output }),
+    };
+    await fetchUrls(
+      [...new Set(urls)],
+      (url) => session.fetch(url, options),
+      cli.interrupt.signal,
+      (_url, outcome) => {
+        if (!outcome.ok) failed++;
+      },
+    );
     return failed > 0 ? EXIT_FAILED : EXIT_OK;
   } finally {
     reporter.finish();

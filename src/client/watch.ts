@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { toXferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
-import { fetchAll } from './batch.js';
+import { fetchAll, fetchUrls } from './batch.js';
 import type { EmitEvent } from './events.js';
 import { readInputList } from './input-list.js';
 import { DEFAULT_RETRY_POLICY, abortError, decideRetry, waitUnlessAborted } from './retry.js';
@@ -11,7 +11,11 @@ export interface WatchOptions {
   dir: string;
   intervalMs: number;
   once: boolean;
-  /** Fetches a line that is a web URL (http:// or https://), in its place among the names. */
+  /**
+   * Fetches a line that is a web URL (http:// or https://), in its place among
+   * the names: a run of URL lines is fetched up to WEB_WINDOW at a time, after
+   * the names before it and before the names after it.
+   */
   fetchUrl?: (url: string) => Promise<FetchOutcome>;
 }
 
@@ -19,7 +23,8 @@ const WEB_URL = /^https?:\/\//i;
 
 /**
  * `xfer client`: reads DIR/input.txt every interval and fetches new names into
- * DIR/data/, one after another. With `once`, fetches what is listed and stops.
+ * DIR/data/ in list order (small files and URLs several at a time: batch.ts).
+ * With `once`, fetches what is listed and stops.
  * Resolves with how many names failed (unknown, refused or not verified).
  */
 export async function watchInputList(
@@ -56,15 +61,20 @@ export async function watchInputList(
     };
     if (fresh.some((n) => !session.has(n) && !WEB_URL.test(n)))
       await session.refreshCatalog().catch(() => undefined);
+    const urls: string[] = [];
+    const fetchUrlsSoFar = async () => {
+      if (o.fetchUrl && urls.length > 0) await fetchUrls(urls.splice(0), o.fetchUrl, o.signal, onOutcome);
+    };
     for (const name of fresh) {
       if (o.signal.aborted) break;
       if (o.fetchUrl && WEB_URL.test(name)) {
         handled.add(name);
         // In list order: the names before it first.
         await fetchAll(session, wanted.splice(0), o.signal, onOutcome);
-        if (!o.signal.aborted) onOutcome(name, await o.fetchUrl(name));
+        urls.push(name);
         continue;
       }
+      await fetchUrlsSoFar();
       if (!session.has(name)) {
         if (!reportedUnknown.has(name)) {
           reportedUnknown.add(name);
@@ -81,6 +91,7 @@ export async function watchInputList(
       handled.add(name);
       wanted.push(name);
     }
+    await fetchUrlsSoFar();
     await fetchAll(session, wanted.splice(0), o.signal, onOutcome);
     if (o.signal.aborted) throw abortError();
     if (o.once) return failed;

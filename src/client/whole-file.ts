@@ -4,6 +4,7 @@ import { IntegrityError, InternalError, UnsafePathError, toXferError, type XferE
 import { printableName } from '../protocol/index.js';
 import { MAX_REPAIR_ROUNDS, type DownloadOptions, type DownloadResult } from './download.js';
 import type { DownloadProgress } from './events.js';
+import type { DownloadPaths } from './paths.js';
 import { writeAllSync } from './part-file.js';
 import { ProgressWatch, noProgressError, stalledError } from './progress-watch.js';
 import { abortError, retryOrGiveUp } from './retry.js';
@@ -66,7 +67,7 @@ export class WholeFileDownload {
         this.received === identity.size &&
         (this.o.file.verify === 'size' || digest.equals(identity.sha256))
       ) {
-        this.land(bytes);
+        landVerified(this.o.paths, bytes);
         return { sha256: digest.toString('hex'), bytesTransferred: this.bytesTransferred };
       }
       if (round >= MAX_REPAIR_ROUNDS) {
@@ -142,32 +143,36 @@ export class WholeFileDownload {
     });
     return bytes;
   }
+}
 
-  /** Verified bytes to `NAME.part` (never through a symlink), then renamed into place. */
-  private land(data: Buffer): void {
-    const { part, final } = this.o.paths;
-    const notRegular = (cause?: unknown) =>
-      new UnsafePathError(`${part} is not a regular file; refusing to write through it.`, {
-        cause,
-      });
-    let fd: number;
-    try {
-      // O_NONBLOCK: a FIFO planted as the .part fails to open (ENXIO) instead of blocking.
-      fd = openSync(part, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw code === 'ELOOP' || code === 'ENXIO' ? notRegular(err) : toXferError(err);
-    }
-    try {
-      if (!fstatSync(fd).isFile()) throw notRegular();
-      writeAllSync(fd, data, 0);
-    } catch (err) {
-      closeSync(fd);
-      rmSync(part, { force: true });
-      throw toXferError(err);
-    }
-    closeSync(fd);
-    // rename(2) replaces whatever is at the final path (a symlink included) and never follows it.
-    renameSync(part, final);
+/**
+ * Verified bytes to `NAME.part` (never through a symlink), then renamed into
+ * place. Synchronous on purpose: for a small file each call takes
+ * microseconds, less than a round trip through the thread pool.
+ */
+export function landVerified(paths: DownloadPaths, data: Buffer): void {
+  const { part, final } = paths;
+  const notRegular = (cause?: unknown) =>
+    new UnsafePathError(`${part} is not a regular file; refusing to write through it.`, {
+      cause,
+    });
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO planted as the .part fails to open (ENXIO) instead of blocking.
+    fd = openSync(part, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw code === 'ELOOP' || code === 'ENXIO' ? notRegular(err) : toXferError(err);
   }
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular();
+    writeAllSync(fd, data, 0);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(part, { force: true });
+    throw toXferError(err);
+  }
+  closeSync(fd);
+  // rename(2) replaces whatever is at the final path (a symlink included) and never follows it.
+  renameSync(part, final);
 }

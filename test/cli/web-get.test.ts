@@ -198,6 +198,50 @@ describe('xfer get URL', () => {
     assert.ok((await readFile(join(dir, 'data', 'web file.bin'))).equals(web));
   });
 
+  test('many URLs: at most 16 in flight at once, and one failing URL stops none of the others', async (t) => {
+    const count = 40;
+    const files = new Map<string, Buffer>(
+      Array.from({ length: count }, (_, i) => [`/f${i}.bin`, patternBytes(2048 + i, 60 + i)]),
+    );
+    const held: (() => void)[] = [];
+    let inFlight = 0;
+    let peak = 0;
+    const server = await startWebServer(t, (req, res) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      // Every answer waits for the test: the client's window fills up, whatever its size.
+      held.push(() => {
+        inFlight--;
+        const data = files.get(req.url ?? '');
+        if (data) sendFile(req, res, { data, etag: '"v1"' });
+        else res.writeHead(404).end();
+      });
+    });
+    const urls = [...files.keys()].map((path) => `${server.origin}${path}`);
+    urls.splice(7, 0, `${server.origin}/missing.bin`);
+    const out = await tempDir(t);
+    const child = startCli(['get', ...urls, '--out', out, '--json']);
+    const result = finished(child);
+    for (let answered = 0; answered < urls.length; answered++) {
+      // A full window, or every URL asked: then one answer more.
+      await waitFor(() => inFlight >= 16 || server.requests.length === urls.length, 20_000, 'a full window');
+      held.shift()?.();
+    }
+    const r = await result;
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /Warning/);
+    assert.equal(peak, 16);
+    const ev = events(r.stdout);
+    const errors = ev.filter((e) => e['type'] === 'error');
+    assert.deepEqual(
+      errors.map((e) => [e['file'], e['code']]),
+      [[`${server.origin}/missing.bin`, 'ERR_XFER_NOT_FOUND']],
+    );
+    assert.equal(ev.filter((e) => e['type'] === 'done').length, count);
+    for (const [path, data] of files) assert.ok((await readFile(join(out, path.slice(1)))).equals(data));
+    assert.equal(server.requests.length, urls.length, 'one request per small file');
+  });
+
   test('--limit-rate caps the whole run: a file takes at least its size over the rate', async (t) => {
     const data = patternBytes(3 * MiB, 43);
     const web = await startWebServer(t, (req, res) => sendFile(req, res, { data, etag: '"l"' }));

@@ -1,9 +1,12 @@
+import { BadRangeAnswerError, ConnectionClosedError } from '../../errors.js';
+import { WHOLE_FILE_MAX_BYTES } from '../whole-file.js';
 import { parseContentRange, shorten } from './content-range.js';
 import { digestOf, WANT_DIGEST_HEADERS, type WebDigest } from './digests.js';
 import { integerHeader, listHeader, singleHeader, type ResponseHeaders } from './headers.js';
 import { statusError } from './http-errors.js';
 import { validatorOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
+import { webGet } from './web-dispatch.js';
 import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
 
 /** What the first answer tells about a web file, and how it will be fetched. */
@@ -24,6 +27,13 @@ export interface Probe {
   metalink: URL | undefined;
   /** When not split and the probe was a GET answered 200: the whole file's answer, body unread. */
   whole: WebAnswer | undefined;
+  /**
+   * A small file's bytes (at most WHOLE_FILE_MAX_BYTES, exactly `size`), read
+   * from the probe's own answer: the file takes this one request.
+   */
+  body: Buffer | undefined;
+  /** When the probe was sent (Date.now()): a small file's time starts here. */
+  sentAt: number;
 }
 
 export interface ProbeOptions {
@@ -40,49 +50,137 @@ export const BASE_HEADERS = { 'accept-encoding': 'identity', ...WANT_DIGEST_HEAD
  * `Content-Range: bytes 0-N/SIZE` (N = SIZE-1) and no Content-Encoding: split.
  * A `200` (ranges ignored), any Content-Encoding, or an unknown length: one
  * connection, the whole body, and a note saying why. Never a byte at a
- * guessed offset. A 206 that cannot be used, or a 416 (an empty file), is
- * asked again without Range, so the whole body comes as a 200.
+ * guessed offset. A small file (up to WHOLE_FILE_MAX_BYTES) comes whole in
+ * this first answer (`body`). A 206 that cannot be used, a 416 (an empty
+ * file), or a 200 too large or unsized to hold in memory is asked again
+ * without Range, its answer kept for reading (`whole`).
  */
 export async function probe(client: WebClient, start: WebTarget, options: ProbeOptions): Promise<Probe> {
-  const headers: Record<string, string> = { ...BASE_HEADERS };
-  if (!options.head) headers['range'] = 'bytes=0-';
-  const answer = await webRequest(client, start, {
-    method: options.head ? 'HEAD' : 'GET',
-    headers,
-    signal: options.signal,
-  });
-  const target = {
-    ...start,
-    url: answer.url,
-    authorization: answer.url.origin === start.url.origin ? start.authorization : undefined,
-  };
-  if (answer.status === 206 || answer.status === 416 || answer.status === 200) {
-    const verdict = options.head ? headVerdict(answer) : getVerdict(answer);
-    if (verdict.split || answer.status === 200) {
-      const whole = !verdict.split && !options.head ? answer : undefined;
-      if (!whole) discardBody(answer);
-      return describe(target, answer, verdict, whole);
-    }
+  const sentAt = Date.now();
+  if (!options.head) {
+    const first = await probeByDispatch(client, start, options.signal, sentAt);
+    if ('probe' in first) return first.probe;
+    return wholeWithoutRange(client, first.target, first.head, options.signal, sentAt);
   }
+  const answer = await webRequest(client, start, {
+    method: 'HEAD',
+    headers: { ...BASE_HEADERS },
+    signal: options.signal,
+    dispatcher: client.probeDispatcher,
+  });
   discardBody(answer);
+  const target = targetAfter(start, answer.url);
+  if (answer.status === 206 || answer.status === 416 || answer.status === 200) {
+    const verdict = headVerdict(answer);
+    if (verdict.split || answer.status === 200) return describe(target, answer, verdict, sentAt, undefined);
+  }
   if (answer.status !== 206 && answer.status !== 416)
     throw statusError(answer.status, answer.headers, shownUrl(answer.url));
-  // A 206 we cannot use or a 416: the whole body, without Range.
+  return wholeWithoutRange(client, target, answer, options.signal, sentAt);
+}
+
+/**
+ * After a first answer that could not be used as it came (a 206 we cannot
+ * use, a 416, or a 200 too large or without a size to hold in memory): the
+ * whole body, asked for without Range, its answer kept for reading.
+ */
+async function wholeWithoutRange(
+  client: WebClient,
+  target: WebTarget,
+  first: AnswerHead,
+  signal: AbortSignal,
+  sentAt: number,
+): Promise<Probe> {
   const plain = await webRequest(client, target, {
     method: 'GET',
     headers: { ...BASE_HEADERS },
-    signal: options.signal,
+    signal,
+    dispatcher: client.probeDispatcher,
   });
   if (plain.status !== 200) {
     discardBody(plain);
     throw statusError(plain.status, plain.headers, shownUrl(plain.url));
   }
   const verdict = getVerdict(plain);
-  if (answer.status === 206 && !contentEncoding(plain.headers)) {
+  if (first.status === 206 && !contentEncoding(plain.headers)) {
     verdict.note = 'one connection, whole body: its answer to a range request was unusable';
   }
-  return describe(target, plain, verdict, plain);
+  return describe(target, plain, verdict, sentAt, plain);
 }
+
+/** The target of later requests: the URL after redirects, its Authorization only on the same origin. */
+function targetAfter(start: WebTarget, url: URL): WebTarget {
+  return { ...start, url, authorization: url.origin === start.url.origin ? start.authorization : undefined };
+}
+
+/** Ends a probe whose answer head says all: a large file's 206 (its ranges are asked for later). */
+const HEAD_SUFFICES = new ConnectionClosedError('The probe has what it needs from the answer head.');
+
+/**
+ * The probe's GET with its answer taken chunk by chunk (webGet: no stream, no
+ * second request): a small file's body (a usable 206 of the whole file, or a
+ * 200, of a known size up to WHOLE_FILE_MAX_BYTES) is read into memory,
+ * exactly `size` bytes or the probe fails (and is retried); a large file's 206
+ * is judged by its head and its connection closed. Any other answer (a large
+ * or unsized 200, a 416, an unusable or encoded 206): its head, and `probe`
+ * asks for the whole body without Range.
+ */
+async function probeByDispatch(
+  client: WebClient,
+  start: WebTarget,
+  signal: AbortSignal,
+  sentAt: number,
+): Promise<{ probe: Probe } | { head: AnswerHead; target: WebTarget }> {
+  let head: AnswerHead | undefined;
+  let verdict: Verdict | undefined;
+  let body: Buffer | undefined;
+  let received = 0;
+  try {
+    await webGet(
+      client,
+      start,
+      { headers: { ...BASE_HEADERS, range: 'bytes=0-' }, signal, dispatcher: client.probeDispatcher },
+      {
+        onAnswer(status, headers, url) {
+          if (status !== 200 && status !== 206 && status !== 416)
+            throw statusError(status, headers, shownUrl(url));
+          head = { status, headers, url };
+          verdict = getVerdict(head);
+          const { size } = verdict;
+          // A 200 is the whole file as sent (encoded or not: it is saved as sent).
+          const usable = verdict.split || status === 200;
+          if (usable && size !== undefined && size <= WHOLE_FILE_MAX_BYTES) body = Buffer.allocUnsafe(size);
+          else throw HEAD_SUFFICES;
+        },
+        onBody(chunk) {
+          if (!body || received + chunk.length > body.length)
+            throw new BadRangeAnswerError(
+              `${shownUrl(start.url)} sent more bytes than it promised; the excess was refused.`,
+            );
+          chunk.copy(body, received);
+          received += chunk.length;
+          return client.rateLimit ? client.rateLimit.charge(chunk.length) : 0;
+        },
+        onEnd(url) {
+          if (received < (body?.length ?? 0))
+            throw new ConnectionClosedError(
+              `${shownUrl(url)} ended the answer after ${received} of ${body?.length} bytes.`,
+            );
+        },
+      },
+    );
+  } catch (err) {
+    if (err !== HEAD_SUFFICES) throw err;
+  }
+  // webGet returns only once onAnswer has run: a head is always there.
+  if (!head || !verdict) throw new ConnectionClosedError(`${shownUrl(start.url)} sent no answer.`);
+  const target = targetAfter(start, head.url);
+  if (!body && !verdict.split) return { head, target };
+  return { probe: describe(target, head, verdict, sentAt, undefined, body) };
+}
+
+/** What a verdict is made from: an answer's head. */
+type AnswerHead = Pick<WebAnswer, 'status' | 'headers' | 'url'>;
 
 interface Verdict {
   split: boolean;
@@ -90,7 +188,7 @@ interface Verdict {
   note: string | undefined;
 }
 
-function getVerdict(answer: WebAnswer): Verdict {
+function getVerdict(answer: AnswerHead): Verdict {
   const encoding = contentEncoding(answer.headers);
   if (answer.status === 206) {
     const range = parseContentRange(singleHeader(answer.headers, 'content-range'));
@@ -107,7 +205,7 @@ function getVerdict(answer: WebAnswer): Verdict {
   };
 }
 
-function headVerdict(answer: WebAnswer): Verdict {
+function headVerdict(answer: AnswerHead): Verdict {
   const encoding = contentEncoding(answer.headers);
   const size = integerHeader(answer.headers, 'content-length');
   const ranges = /^bytes$/i.test(singleHeader(answer.headers, 'accept-ranges') ?? '');
@@ -140,9 +238,11 @@ function contentEncoding(headers: ResponseHeaders): string | undefined {
 
 function describe(
   target: WebTarget,
-  answer: WebAnswer,
+  answer: AnswerHead,
   verdict: Verdict,
+  sentAt: number,
   whole: WebAnswer | undefined,
+  body?: Buffer,
 ): Probe {
   // The whole body may wait unread (or never be read, if the run stops): its
   // errors then must not be unhandled. A reader still sees them.
@@ -158,11 +258,13 @@ function describe(
     digest: digestOf(answer.headers, answer.status),
     metalink: metalinkLink(answer),
     whole,
+    body,
+    sentAt,
   };
 }
 
 /** `Link: <URL>; rel=describedby; type="application/metalink4+xml"`, resolved, never https → http. */
-function metalinkLink(answer: WebAnswer): URL | undefined {
+function metalinkLink(answer: AnswerHead): URL | undefined {
   const links = listHeader(answer.headers, 'link');
   if (links === undefined) return undefined;
   for (const m of links.slice(0, 8192).matchAll(/<([^>]{1,2048})>([^<]*)/g)) {

@@ -13,10 +13,18 @@ const SYSTEM_CA_BUNDLES = [
 ];
 /** The most connections one file may use on one web server (the same rule as for xfer servers). */
 export const MAX_WEB_CONNECTIONS = 4;
+/** The most keep-alive connections to one web server for first requests (one per file in flight, as `aria2c -j16`). */
+export const MAX_PROBE_CONNECTIONS = 16;
 
 export interface WebClientOptions {
-  /** Keep-alive connections per web server (origin), 1 to 4. */
+  /** Keep-alive connections per web server (origin) for a file's range requests, 1 to 4. */
   connections: number;
+  /**
+   * Keep-alive connections per web server for first requests (probes, which
+   * fetch a small file whole): one per file in flight, 1 to
+   * MAX_PROBE_CONNECTIONS (default: `connections`).
+   */
+  probeConnections?: number;
   /** Extra request headers (`Name: value`), sent with every request to the first origin. */
   headers?: [string, string][];
   /** An extra CA certificate (PEM) trusted on top of the built-in and system CAs. */
@@ -28,38 +36,50 @@ export interface WebClientOptions {
 }
 
 /**
- * One undici dispatcher for all web downloads of a run: a keep-alive pool of
- * up to `connections` per origin, through HTTP_PROXY/HTTPS_PROXY unless
+ * The undici dispatchers for all web downloads of a run: keep-alive pools of
+ * up to `connections` per origin for range requests and `probeConnections`
+ * for first requests, through HTTP_PROXY/HTTPS_PROXY unless
  * NO_PROXY says otherwise (undici's EnvHttpProxyAgent, only built when a
  * proxy variable is set), TLS with the built-in and system CAs plus an extra
  * CA. Redirects are not followed here: `webRequest` follows them with our
  * own rules.
  */
 export class WebClient {
+  /** For a file's range requests: at most `connections` per origin, so a file never uses more. */
   readonly dispatcher: Dispatcher;
+  /** For first requests: several files in flight at once, each on a keep-alive connection of its own. */
+  readonly probeDispatcher: Dispatcher;
   readonly headers: [string, string][];
   readonly stallTimeoutMs: number;
   readonly rateLimit: RateLimit | undefined;
 
   constructor(options: WebClientOptions) {
     const connections = Math.max(1, Math.min(MAX_WEB_CONNECTIONS, options.connections));
+    const probeConnections = Math.max(
+      1,
+      Math.min(MAX_PROBE_CONNECTIONS, options.probeConnections ?? options.connections),
+    );
     const secureContext = options.ca === undefined ? undefined : trustWith(options.ca);
     const agentOptions: Agent.Options = {
-      connections,
       pipelining: 1,
       headersTimeout: options.stallTimeoutMs,
       bodyTimeout: options.stallTimeoutMs,
       connectTimeout: options.stallTimeoutMs,
       ...(secureContext ? { connect: { secureContext } } : {}),
     };
-    this.dispatcher = proxyConfigured() ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions);
+    const agent = (max: number) => {
+      const o = { ...agentOptions, connections: max };
+      return proxyConfigured() ? new EnvHttpProxyAgent(o) : new Agent(o);
+    };
+    this.dispatcher = agent(connections);
+    this.probeDispatcher = agent(probeConnections);
     this.headers = options.headers ?? [];
     this.stallTimeoutMs = options.stallTimeoutMs;
     this.rateLimit = options.limitRate ? new RateLimit(options.limitRate) : undefined;
   }
 
-  close(): Promise<void> {
-    return this.dispatcher.destroy();
+  async close(): Promise<void> {
+    await Promise.all([this.dispatcher.destroy(), this.probeDispatcher.destroy()]);
   }
 }
 

@@ -29,13 +29,18 @@ export interface AnswerHandler {
 export async function webGet(
   client: WebClient,
   target: WebTarget,
-  options: { headers: Record<string, string>; signal: AbortSignal },
+  options: {
+    headers: Record<string, string>;
+    signal: AbortSignal;
+    /** The pool to send it on: the client's range pool unless said otherwise. */
+    dispatcher?: Dispatcher;
+  },
   handler: AnswerHandler,
 ): Promise<void> {
   let url = target.url;
   for (let redirects = 0; ; redirects++) {
     const location = await dispatchOnce(
-      client,
+      options.dispatcher ?? client.dispatcher,
       url,
       requestHeaders(client, target, url, options.headers),
       options.signal,
@@ -48,7 +53,7 @@ export async function webGet(
 
 /** One request to `url`; resolves with a redirect's Location, or undefined once the answer was handled. */
 function dispatchOnce(
-  client: WebClient,
+  dispatcher: Dispatcher,
   url: URL,
   headers: Record<string, string>,
   signal: AbortSignal,
@@ -124,7 +129,7 @@ function dispatchOnce(
     let resumeRequest: (() => void) | undefined;
     signal.addEventListener('abort', onSignal, { once: true });
     try {
-      client.dispatcher.dispatch(
+      dispatcher.dispatch(
         { origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers },
         dispatchHandler,
       );

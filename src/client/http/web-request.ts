@@ -34,7 +34,13 @@ export interface WebAnswer {
 export async function webRequest(
   client: WebClient,
   target: WebTarget,
-  options: { method: 'GET' | 'HEAD'; headers: Record<string, string>; signal: AbortSignal },
+  options: {
+    method: 'GET' | 'HEAD';
+    headers: Record<string, string>;
+    signal: AbortSignal;
+    /** The pool to send it on: the client's range pool unless said otherwise. */
+    dispatcher?: Dispatcher;
+  },
 ): Promise<WebAnswer> {
   let url = target.url;
   for (let redirects = 0; ; redirects++) {
@@ -42,7 +48,7 @@ export async function webRequest(
     let answer: Dispatcher.ResponseData;
     try {
       answer = await request(url, {
-        dispatcher: client.dispatcher,
+        dispatcher: options.dispatcher ?? client.dispatcher,
         method: options.method,
         headers,
         signal: options.signal,

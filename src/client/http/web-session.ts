@@ -1,6 +1,5 @@
-import { lstat, open } from 'node:fs/promises';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { BadRangeAnswerError, UsageError, toXferError } from '../../errors.js';
-import { sha256Range } from '../../file-hash.js';
 import { pieceSizeFor, printableName } from '../../protocol/index.js';
 import { FileDownload, type RemoteFile } from '../download.js';
 import type { EmitEvent } from '../events.js';
@@ -19,6 +18,9 @@ import { WebMirrors } from './web-mirror.js';
 import { expectedHash, fetchMetalink, fetchSmallText, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
 import { streamWhole } from './web-stream.js';
+import { landSmall, skipIfThere } from './web-landing.js';
+import { Turn } from '../turn.js';
+import { WEB_WINDOW } from '../batch.js';
 
 export interface WebSessionOptions {
   /** Where finished files go. */
@@ -56,7 +58,9 @@ const NO_HASH = Buffer.alloc(32);
  * the strongest hash available or else by size alone, and reported with the
  * same events; the done event says what was verified. A file that changes on
  * the server restarts cleanly; a server whose range answers cannot be
- * trusted is fetched again whole over one connection.
+ * trusted is fetched again whole over one connection. `fetch` may run for
+ * several URLs at once (batch.ts: WEB_WINDOW): small files side by side, large
+ * ones one at a time, never two on the same name.
  */
 export class WebSession {
   readonly client: WebClient;
@@ -64,10 +68,16 @@ export class WebSession {
   checksums: Map<string, Buffer> | undefined;
   private readonly folder: DownloadFolder;
   private readonly mirrors: WebMirrors;
+  /** Large files go one at a time (each over up to 4 connections); small ones keep flowing beside. */
+  private readonly largeTurn = new Turn();
+  /** Names on disk being fetched now: a second URL for the same name waits, then finds it there. */
+  private readonly landing = new Map<string, Promise<void>>();
 
   constructor(private readonly o: WebSessionOptions) {
     this.client = new WebClient({
       connections: o.connections,
+      // Up to WEB_WINDOW files in flight, each probed (a small one fetched whole) on a connection of its own.
+      probeConnections: WEB_WINDOW,
       stallTimeoutMs: o.policy.stallTimeoutMs,
       ...(o.headers ? { headers: o.headers } : {}),
       ...(o.ca === undefined ? {} : { ca: o.ca }),
@@ -75,6 +85,8 @@ export class WebSession {
     });
     this.folder = new DownloadFolder(o.dataDir);
     this.mirrors = new WebMirrors(this.client, o.mirrors ?? [], o);
+    // Every file in flight may listen on the signal a few times at once (its request, a rate wait, a back-off).
+    setMaxListeners(Math.max(getMaxListeners(o.signal), WEB_WINDOW * 4 + 16), o.signal);
   }
 
   close(): Promise<void> {
@@ -91,14 +103,20 @@ export class WebSession {
   async fetch(url: string, options: WebFetchOptions = {}): Promise<FetchOutcome> {
     // Until the URL is parsed, it is shown as typed, less any `user:pass@`.
     let label = printableName(url.replace(/\/\/[^/@]*@/, '//'));
+    let release: (() => void) | undefined;
     try {
       const target = targetOf(url);
       label = shownUrl(target.url);
       let wholeOnly = false;
       for (let restarts = 0; ; restarts++) {
-        const p = await this.withRetry(() =>
-          probe(this.client, target, { head: this.o.head === true, signal: this.o.signal }),
-        );
+        let p = await this.probe(target);
+        if (!release && !fitsInMemory(p)) {
+          const waits = this.largeTurn.busy;
+          // A large file's unread answer would stall while it waits: it is asked again when its turn comes.
+          if (waits && p.whole) discardBody(p.whole);
+          release = await this.largeTurn.take();
+          if (waits) p = await this.probe(target);
+        }
         label = options.output ?? fileNameFor(p.target.url, p.headers);
         try {
           await this.download(p, options, wholeOnly);
@@ -129,11 +147,40 @@ export class WebSession {
       if (e.code === 'ERR_XFER_ABORTED' || this.o.signal.aborted) throw abortError();
       this.o.emit({ type: 'error', file: label, code: e.code, message: e.message });
       return { ok: false, retryable: e.retryable };
+    } finally {
+      release?.();
     }
   }
 
+  private probe(target: WebTarget): Promise<Probe> {
+    return this.withRetry(() =>
+      probe(this.client, target, { head: this.o.head === true, signal: this.o.signal }),
+    );
+  }
+
+  /** Downloads under `name` once no other URL is landing on that name. */
   private async download(p: Probe, options: WebFetchOptions, wholeOnly: boolean): Promise<void> {
     const name = options.output ?? fileNameFor(p.target.url, p.headers);
+    for (let other = this.landing.get(name); other; other = this.landing.get(name)) await other;
+    const landed = this.downloadAs(name, p, options, wholeOnly);
+    const settled = landed.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.landing.set(name, settled);
+    try {
+      await landed;
+    } finally {
+      if (this.landing.get(name) === settled) this.landing.delete(name);
+    }
+  }
+
+  private async downloadAs(
+    name: string,
+    p: Probe,
+    options: WebFetchOptions,
+    wholeOnly: boolean,
+  ): Promise<void> {
     const paths = await this.folder.paths(name);
     const urlName = safeUrlName(p.target.url);
     const names = [name, ...(urlName && urlName !== name ? [urlName] : [])];
@@ -146,7 +193,10 @@ export class WebSession {
       metalink,
       probe: p,
     });
-    if (await this.alreadyThere(name, paths, p, expected)) return;
+    if (await skipIfThere({ name, paths, size: p.size, expected, emit: this.o.emit })) {
+      if (p.whole) discardBody(p.whole);
+      return;
+    }
     if (p.note) this.o.emit({ type: 'note', file: name, message: p.note });
     const started = Date.now();
     if (p.size === undefined || !p.validator) {
@@ -171,6 +221,32 @@ export class WebSession {
       return;
     }
     const size = p.size;
+    const done = (sha256: string, bytesTransferred: number, fetched: number, since = started) => {
+      const seconds = (Date.now() - since) / 1000;
+      this.o.emit({
+        type: 'done',
+        file: name,
+        size,
+        sha256,
+        seconds,
+        bytesTransferred,
+        bytesPerSecond: seconds > 0 ? Math.round(fetched / seconds) : 0,
+        verified: verifiedLabel(expected),
+      });
+    };
+    if (p.body) {
+      const source = shownUrl(new URL(p.target.url.origin));
+      const sha256 = landSmall({
+        name,
+        paths,
+        bytes: p.body,
+        expected,
+        source,
+        started: p.sentAt,
+        emit: this.o.emit,
+      });
+      if (sha256 !== undefined) return done(sha256, size, size, p.sentAt);
+    }
     const pieces = metalink?.pieces;
     const file: RemoteFile = {
       name,
@@ -203,22 +279,12 @@ export class WebSession {
         sources: speeds.sample(now, sources),
       });
     };
-    const timer = setInterval(report, PROGRESS_INTERVAL_MS);
+    // A small file takes one round trip: its progress is reported once, at the end.
+    const timer = job instanceof WholeFileDownload ? undefined : setInterval(report, PROGRESS_INTERVAL_MS);
     try {
       const result = await job.run();
       report();
-      const seconds = (Date.now() - started) / 1000;
-      const fetched = size - job.progress().resumedBytes;
-      this.o.emit({
-        type: 'done',
-        file: name,
-        size,
-        sha256: result.sha256,
-        seconds,
-        bytesTransferred: result.bytesTransferred,
-        bytesPerSecond: seconds > 0 ? Math.round(fetched / seconds) : 0,
-        verified: verifiedLabel(expected),
-      });
+      done(result.sha256, result.bytesTransferred, size - job.progress().resumedBytes);
     } finally {
       clearInterval(timer);
       for (const s of [source, ...mirrors]) s.dropAll();
@@ -243,39 +309,15 @@ export class WebSession {
       : new FileDownload(options);
   }
 
-  /**
-   * A file already at the final path is never overwritten by a web download
-   * (a verified file stays untouched): it is skipped, as verified when a
-   * known SHA-256 matches, else as kept.
-   */
-  private async alreadyThere(
-    name: string,
-    paths: DownloadPaths,
-    p: Probe,
-    expected: ExpectedHash | undefined,
-  ): Promise<boolean> {
-    const st = await lstat(paths.final).catch(() => undefined);
-    if (!st) return false;
-    if (p.whole) discardBody(p.whole);
-    const same =
-      st.isFile() &&
-      st.size === p.size &&
-      expected !== undefined &&
-      (await hashOf(paths.final, st.size)).equals(expected.sha256);
-    this.o.emit({
-      type: 'skip',
-      file: name,
-      reason: same
-        ? 'already downloaded and verified'
-        : 'a file by that name is already there; it is kept (remove it to fetch again)',
-    });
-    return true;
-  }
-
   /** Runs a request, retrying what may pass (resets, 5xx, 429 after its Retry-After) with back-off. */
   private withRetry<T>(request: () => Promise<T>): Promise<T> {
     return retrying(this.o.policy, this.o.signal, request);
   }
+}
+
+/** A file fetched whole into memory (WholeFileDownload): its size and version are known and small. */
+function fitsInMemory(p: Probe): boolean {
+  return p.size !== undefined && p.validator !== undefined && p.size <= WHOLE_FILE_MAX_BYTES;
 }
 
 /** `sha256 (Repr-Digest)`, `sha256 (checksum)`, ... or `size only`: what the done line says was checked. */
@@ -304,14 +346,5 @@ function safeUrlName(url: URL): string | undefined {
     return fileNameFor(url, undefined);
   } catch {
     return undefined;
-  }
-}
-
-async function hashOf(path: string, size: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    return await sha256Range(fh, 0, size);
-  } finally {
-    await fh.close();
   }
 }

@@ -8,6 +8,7 @@ import { fileNameFor } from '../../../src/client/http/file-name.js';
 import { probe } from '../../../src/client/http/probe.js';
 import { readBody } from '../../../src/client/http/range-fetch.js';
 import { WebClient } from '../../../src/client/http/web-client.js';
+import { WHOLE_FILE_MAX_BYTES } from '../../../src/client/whole-file.js';
 import { startNginx } from '../../helpers/nginx.js';
 import { patternBytes } from '../../helpers/tmp.js';
 import { sendFile, startWebServer, type Handler } from '../../helpers/web-server.js';
@@ -56,17 +57,57 @@ describe('probe', () => {
     assert.equal(web.requests[0]?.headers['want-digest'], 'SHA-256');
   });
 
-  test('a server that ignores Range (200): one connection, whole body kept for reading, a note', async (t) => {
-    const { p } = await probeWith(t, (_req, res) =>
-      res.writeHead(200, { 'content-length': data.length }).end(data),
+  test('a server that ignores Range (200), large file: one connection, whole body kept for reading, a note', async (t) => {
+    const large = patternBytes(WHOLE_FILE_MAX_BYTES + 1, 8);
+    const { p, web } = await probeWith(t, (_req, res) =>
+      res.writeHead(200, { 'content-length': large.length }).end(large),
     );
     assert.equal(p.split, false);
-    assert.equal(p.size, data.length);
+    assert.equal(p.size, large.length);
     assert.match(p.note ?? '', /one connection, whole body: the server ignores Range/);
-    const got = Buffer.alloc(data.length);
+    const got = Buffer.alloc(large.length);
     assert.ok(p.whole);
-    assert.equal(await readBody(p.whole, 0, p.size, (c, at) => c.copy(got, at)), data.length);
-    assert.ok(got.equals(data));
+    assert.equal(p.body, undefined);
+    assert.equal(await readBody(p.whole, 0, p.size, (c, at) => c.copy(got, at)), large.length);
+    assert.ok(got.equals(large));
+    // Too large to hold: the first answer was left after its head, the body asked for again without Range.
+    assert.deepEqual(
+      web.requests.map((r) => r.headers.range),
+      ['bytes=0-', undefined],
+    );
+  });
+
+  test('a small file comes whole in the first answer, a 206 or a 200: one request', async (t) => {
+    for (const ignoresRange of [false, true]) {
+      const { p, web } = await probeWith(t, (req, res) =>
+        ignoresRange
+          ? res.writeHead(200, { 'content-length': data.length }).end(data)
+          : sendFile(req, res, { data, etag: '"s"' }),
+      );
+      assert.ok(p.body?.equals(data));
+      assert.equal(p.whole, undefined);
+      assert.equal(p.split, !ignoresRange);
+      assert.equal(web.requests.length, 1);
+    }
+  });
+
+  test('a small answer longer or shorter than it says fails the probe (it is retried, never used)', async (t) => {
+    for (const [sent, code] of [
+      [data.length + 10, 'ERR_XFER_HTTP_RANGE'],
+      [data.length - 10, 'ERR_XFER_CLOSED'],
+    ] as const) {
+      await assert.rejects(
+        probeWith(t, (_req, res) => {
+          const body = patternBytes(sent, 9);
+          res.writeHead(206, {
+            'content-range': `bytes 0-${data.length - 1}/${data.length}`,
+            'transfer-encoding': 'chunked',
+          });
+          res.end(body);
+        }),
+        { code },
+      );
+    }
   });
 
   test('a gzip-encoded body is never split and is saved as sent', async (t) => {
