@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   ERR_XFER_REDIRECT: 'Too many redirects, or a redirect to an unsafe place (https to http, another scheme).',
   ERR_XFER_CHECKSUM_LIST:
     'A checksum (sha256=HEX), checksum list or Metalink file is malformed, too large or lacks the file.',
+  ERR_XFER_NO_DIGEST:
+    'A web mirror gives no SHA-256 (Repr-Digest, Digest or Metalink) and none was given for the file: it cannot be shown to hold the same version, so it is not used.',
 } as const;
 
 export type XferErrorCode = keyof typeof ERROR_CODES;
@@ -194,6 +196,7 @@ export class BadRangeAnswerError extends kind('ERR_XFER_HTTP_RANGE') {
 }
 export class RedirectError extends kind('ERR_XFER_REDIRECT') {}
 export class ChecksumListError extends kind('ERR_XFER_CHECKSUM_LIST') {}
+export class NoDigestError extends kind('ERR_XFER_NO_DIGEST') {}
 
 // The run itself.
 /** The command line was wrong; exit code 2. */
@@ -242,6 +245,7 @@ const ERROR_CLASSES: { readonly [C in XferErrorCode]: XferErrorClass<C> } = {
   ERR_XFER_HTTP_RANGE: BadRangeAnswerError,
   ERR_XFER_REDIRECT: RedirectError,
   ERR_XFER_CHECKSUM_LIST: ChecksumListError,
+  ERR_XFER_NO_DIGEST: NoDigestError,
 };
 
 /**

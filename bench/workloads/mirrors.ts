@@ -1,8 +1,9 @@
 /**
  * One file from several sources (`xfer get --mirror`): relays in front of the
  * bench's server stand for separate servers, each with its own uplink cap for
- * all its connections together. Two sources vs one; four sources with one of
- * them flipping a byte on every connection vs four good ones.
+ * all its connections together. Two sources vs one (the second an xfer server,
+ * or a web mirror: the server's HTTP face, which sends Repr-Digest); four
+ * sources with one of them flipping a byte on every connection vs four good ones.
  */
 import { join } from 'node:path';
 import { Relay, type ConnectionFaults } from '../../test/helpers/relay.js';
@@ -24,11 +25,12 @@ async function sources(ctx: BenchContext, faults: ConnectionFaults[]): Promise<R
   );
 }
 
-function get(ctx: BenchContext, relays: Relay[]) {
+function get(ctx: BenchContext, relays: Relay[], webMirrors: Relay[] = []) {
   const [primary, ...mirrors] = relays.map((r) => `127.0.0.1:${r.port}`);
+  const web = webMirrors.map((r) => `http://127.0.0.1:${r.port}/`);
   return ctx.xferGet(
     [FILE],
-    mirrors.flatMap((m) => ['--mirror', m]),
+    [...mirrors, ...web].flatMap((m) => ['--mirror', m]),
     primary,
   );
 }
@@ -48,6 +50,7 @@ export const mirrors: Workload = {
       await ctx.compare(twoLabel(sizes), sizes.mirrors, file, [
         ['xfer 2 sources', get(ctx, [a, b])],
         ['xfer 1 source', get(ctx, [a])],
+        ['xfer 1 source + web mirror', get(ctx, [a], [b])],
       ]);
       await ctx.compare(fourLabel(sizes), sizes.mirrors, file, [
         ['xfer 4 good sources', get(ctx, [a, b, c, d])],
@@ -63,6 +66,10 @@ export const mirrors: Workload = {
       [
         '2 sources / 1 source speed-up (want >= 1.8)',
         medianOf(twoLabel(sizes), 'xfer 1 source') / medianOf(twoLabel(sizes), 'xfer 2 sources'),
+      ],
+      [
+        'xfer server + web mirror / 1 source speed-up',
+        medianOf(twoLabel(sizes), 'xfer 1 source') / medianOf(twoLabel(sizes), 'xfer 1 source + web mirror'),
       ],
       [
         '4 sources, one corrupt / all good time (want <= 1.5)',

@@ -9,7 +9,15 @@ import { UsageError } from '../errors.js';
 import { intOption, numberOption, parseCommand } from './args.js';
 import { EXIT_FAILED, EXIT_OK, type Cli } from './cli.js';
 import { ensureWritable } from './folder.js';
-import { REMOTE_HELP, connectOptions, remoteOptions, withFlagHint } from './remote.js';
+import {
+  MAX_SOURCES,
+  REMOTE_HELP,
+  connectOptions,
+  remoteOptions,
+  splitMirrors,
+  webMirrors,
+  withFlagHint,
+} from './remote.js';
 import { Reporter, type Verbosity } from './reporter.js';
 import { WEB_HELP, getUrls, isWebUrl, loadWebSession, webOptions } from './web-get.js';
 import type { WebSession } from '../client/http/web-session.js';
@@ -24,22 +32,24 @@ const transferOptions = {
   verbose: { type: 'boolean', short: 'v', default: false },
 } as const;
 
-/** Sources for one file at most (the primary and its mirrors): each adds up to 4 connections. */
-const MAX_SOURCES = 8;
-
 const TRANSFER_HELP = `  --connections N     parallel connections per file, 1 to ${MAX_CONNECTIONS_PER_FILE}        (default: ${MAX_CONNECTIONS_PER_FILE})
   --retries N         retries without useful progress (${DEFAULT_RETRY_POLICY.minProgressBytes / 1024 / 1024} MiB) before giving up (default: ${DEFAULT_RETRY_POLICY.maxAttempts})
   --stall-timeout S   seconds with no data, or under ${DEFAULT_RETRY_POLICY.minBytesPerSecond / 1024} KiB/s, before a connection is retried (default: ${DEFAULT_RETRY_POLICY.stallTimeoutMs / 1000})
-  --mirror HOST[:PORT]  another xfer server with the same files (repeatable, up to ${MAX_SOURCES - 1}):
-                      large files come from every server whose copy has the same
-                      size and SHA-256, each over up to --connections connections
+  --mirror SOURCE     another source of the same files (repeatable, up to ${MAX_SOURCES - 1}):
+                      an xfer server HOST[:PORT], or a web URL: a folder ending
+                      in / (each file found there by name) or, for one file, its
+                      URL. Large files come from every source whose copy has the
+                      same size and SHA-256 (a web mirror must show it with a
+                      digest, or the file's --checksum is given), each over up
+                      to --connections connections
 ${REMOTE_HELP}
   -q, --quiet         print failures only: no file list, no progress, no done lines
   -v, --verbose       print every event: each retry and each file start on its own line`;
 
 export const CLIENT_HELP = `Usage: xfer client [HOST[:PORT]...] [options]
 
-More than one HOST: the first is the primary, the others mirrors (as --mirror).
+More than one HOST: the first is the primary, the others mirrors (as --mirror);
+a web mirror is given as --mirror URL/, a folder where files are found by name.
 Shows the server's files, then downloads the names listed in DIR/input.txt
 (one per line; # comments and blank lines skipped) into DIR/data/, one file
 after another, each over up to ${MAX_CONNECTIONS_PER_FILE} connections, verified by size and SHA-256.
@@ -93,6 +103,12 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
   );
   const intervalMs = numberOption(values.interval, 'interval', 0.1, 86_400, 5) * 1000;
   const [first, ...others] = positionals;
+  const url = others.find(isWebUrl);
+  if (url !== undefined) {
+    throw new UsageError(
+      `xfer client takes xfer servers as HOST[:PORT]; give the web mirror "${printableName(url)}" with --mirror (a folder URL ending in /).`,
+    );
+  }
   const server = first ?? (await askForHost(cli));
   const dir = resolve(values.dir);
   const mirrors = [...others, ...(values.mirror ?? [])];
@@ -100,7 +116,7 @@ export async function client(argv: string[], cli: Cli): Promise<number> {
     cli,
     server,
     { ...values, mirror: mirrors },
-    { dir: join(dir, 'data'), flag: '--dir' },
+    { dir: join(dir, 'data'), flag: '--dir', severalFiles: true },
     async (session, reporter) => {
       // URL lines of input.txt go to one web session, made on the first (several are fetched at once).
       let web: Promise<WebSession> | undefined;
@@ -141,6 +157,12 @@ export async function get(argv: string[], cli: Cli): Promise<number> {
     'get',
   );
   if (positionals[0] !== undefined && isWebUrl(positionals[0])) {
+    const { hosts } = splitMirrors(values.mirror ?? [], positionals.length > 1);
+    if (hosts[0] !== undefined) {
+      throw new UsageError(
+        `With URLs, each mirror is a URL too, not "${printableName(hosts[0])}" (an xfer server mirrors xfer get SERVER NAME).`,
+      );
+    }
     return getUrls(cli, positionals, values, {
       dataDir: resolve(values.out),
       ...transferSettings(values),
@@ -154,7 +176,7 @@ export async function get(argv: string[], cli: Cli): Promise<number> {
     cli,
     server,
     values,
-    { dir: resolve(values.out), flag: '--out' },
+    { dir: resolve(values.out), flag: '--out', severalFiles: names.length > 1 },
     async (session, reporter) => {
       const wanted = [...new Set(names)];
       const unknown = new Set(await session.lookup(wanted));
@@ -219,18 +241,22 @@ async function runTransfer(
   cli: Cli,
   server: string,
   values: TransferValues,
-  target: { dir: string; flag: string },
+  target: { dir: string; flag: string; severalFiles: boolean },
   work: (session: ClientSession, reporter: Reporter) => Promise<number>,
 ): Promise<number> {
   const { connections, policy } = transferSettings(values);
   const verbosity = verbosityOf(values);
   const connect = await connectOptions(server, values);
-  const mirrors = await mirrorOptions(values.mirror ?? [], values);
+  const sources = splitMirrors(values.mirror ?? [], target.severalFiles);
+  const mirrors = await Promise.all(sources.hosts.map((m) => connectOptions(m, values)));
   await ensureWritable(target.dir, target.flag);
+  const { stallTimeoutMs } = policy;
+  const web = await webMirrors(sources.urls, { connections, stallTimeoutMs, signal: cli.interrupt.signal });
   const reporter = Reporter.for(cli, values.json === true, verbosity);
   const session = new ClientSession({
     connect,
     mirrors,
+    otherMirrors: web.mirrors,
     dataDir: target.dir,
     connections,
     policy,
@@ -245,21 +271,8 @@ async function runTransfer(
   } finally {
     reporter.finish();
     session.close();
+    await web.close();
   }
-}
-
-/** Each mirror's connection options (the same token and TLS settings as the primary's). */
-async function mirrorOptions(mirrors: string[], values: TransferValues) {
-  if (mirrors.length > MAX_SOURCES - 1)
-    throw new UsageError(`At most ${MAX_SOURCES - 1} mirrors, not ${mirrors.length}.`);
-  for (const mirror of mirrors) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(mirror)) {
-      throw new UsageError(
-        `URL mirrors are not supported yet: "${printableName(mirror)}". A mirror is another xfer server, HOST[:PORT].`,
-      );
-    }
-  }
-  return Promise.all(mirrors.map((m) => connectOptions(m, values)));
 }
 
 /** The course project's prompt; only on a terminal (a script without an address gets a usage error). */

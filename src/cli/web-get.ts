@@ -42,6 +42,8 @@ export interface WebGetValues {
   'limit-rate'?: string | undefined;
   ca?: string | undefined;
   json?: boolean | undefined;
+  /** Web mirrors, already checked by the caller (splitMirrors). */
+  mirror?: string[] | undefined;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function getUrls(
     ...(ca === undefined ? {} : { ca }),
     head: values.head === true,
     limitRate: rateOption(values['limit-rate'], 'limit-rate', 0),
+    mirrors: values.mirror ?? [],
   });
   try {
     if (values.checksums !== undefined) {

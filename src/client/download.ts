@@ -1,24 +1,20 @@
 import { rename } from 'node:fs/promises';
-import {
-  InternalError,
-  IntegrityError,
-  NoProgressError,
-  UnsafePathError,
-  toXferError,
-  type XferError,
-} from '../errors.js';
+import { IntegrityError, NoProgressError, UnsafePathError, toXferError, type XferError } from '../errors.js';
 import { sha256Range } from '../file-hash.js';
 import { printableName, type FileIdentity } from '../protocol/index.js';
 import type { DownloadProgress, EmitEvent } from './events.js';
 import { PartFile } from './part-file.js';
+import { PieceCheck } from './piece-check.js';
+import { PieceWitness } from './piece-witness.js';
+import { FileSources } from './source-book.js';
 import { isSymlink, type DownloadPaths } from './paths.js';
 import { PrefixHasher } from './prefix-hasher.js';
-import { FetchRound, type SourceBook } from './fetch-round.js';
+import { FetchRound } from './fetch-round.js';
 import { connectionsFor, planRanges } from './range-plan.js';
 import { ResumeLedger } from './resume-ledger.js';
 import { abortError, type RetryPolicy } from './retry.js';
 import { splitIntoBlocks } from './scheduler.js';
-import type { RangeSource } from './source.js';
+import type { PieceHashes, RangeSource } from './source.js';
 
 /** What the client knows of a file before fetching it. */
 export interface RemoteFile {
@@ -84,35 +80,20 @@ export class FileDownload {
   private hasher: PrefixHasher | undefined;
   /** How many pieces from the start of the file are written without a gap. */
   private prefixPieces = 0;
-  private readonly book: SourceBook;
+  private readonly book: FileSources;
+  /** The trusted piece hashes, fetched once for checking pieces as they land (several sources only). */
+  private pieceHashes: Promise<PieceHashes | undefined> | undefined;
+  /** Set for a repair without piece hashes: the one source it fetches from (see `repairSource`). */
+  private solo: RangeSource | undefined;
 
   constructor(options: DownloadOptions) {
     this.o = options;
     this.ledger = new ResumeLedger(options.file, options.paths, options.emit);
-    this.book = {
-      dropped: new Set(),
-      pieceOwners: new Map(),
-      bytes: new Map(),
-      drop: (source, error) => this.dropSource(source, error),
-    };
+    this.book = new FileSources(options.sources, options.file.name, options.emit);
   }
 
-  /** The sources not dropped, in order (the primary first while it lasts). */
   private get liveSources(): RangeSource[] {
-    return this.o.sources.filter((s) => !this.book.dropped.has(s));
-  }
-
-  private dropSource(source: RangeSource, error: XferError): void {
-    if (this.book.dropped.has(source)) return;
-    this.book.dropped.add(source);
-    this.o.emit({
-      type: 'source',
-      file: this.name,
-      source: source.label,
-      status: 'dropped',
-      code: error.code,
-      message: `Source ${source.label} dropped for "${printableName(this.name)}": ${error.message}`,
-    });
+    return this.book.live;
   }
 
   get name(): string {
@@ -120,10 +101,7 @@ export class FileDownload {
   }
 
   private get hashSource(): RangeSource {
-    const live = this.liveSources;
-    const source = live.find((s) => s.capabilities.pieceHashes) ?? live[0];
-    if (!source) throw new InternalError('A download needs at least one source.');
-    return source;
+    return this.book.hashSource;
   }
 
   progress(): DownloadProgress {
@@ -167,6 +145,7 @@ export class FileDownload {
       }
       // What the bytes on disk hash to: the expected SHA-256, or (size-only) what was computed.
       let result = sha256;
+      let witness: PieceWitness | undefined;
       for (let round = 0; ; round++) {
         await this.fetchMissing(round === 0);
         // After a repair the pieces behind the prefix changed: hash the whole file again.
@@ -175,6 +154,7 @@ export class FileDownload {
         this.hasher = undefined;
         if (this.o.file.verify === 'size' || digest.equals(sha256)) {
           result = digest;
+          if (witness) this.book.exposeLiars(await witness.liars(this.file.fh));
           break;
         }
         if (round >= MAX_REPAIR_ROUNDS) {
@@ -182,14 +162,21 @@ export class FileDownload {
             `"${printableName(this.name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
           );
         }
+        const judged = this.hashSource.capabilities.pieceHashes;
+        if (!judged && this.liveSources.length > 1) {
+          const { pieceSize } = this.o.file;
+          witness = await PieceWitness.record(this.file.fh, size, pieceSize, this.book.pieceOwners);
+        }
         const bad = await this.ledger.dropDamaged(this.file.fh, this.hashSource);
-        this.blame(bad);
+        if (judged) this.book.blame(bad);
+        this.solo = judged ? undefined : this.book.repairSource(round);
         this.resumedBytes = this.ledger.bytes();
+        const from = this.solo ? `, from ${this.solo.label} alone` : '';
         this.o.emit({
           type: 'repair',
           file: this.name,
           pieces: bad.length,
-          message: `${bad.length} damaged piece${bad.length === 1 ? '' : 's'} of "${printableName(this.name)}" will be fetched again.`,
+          message: `${bad.length} damaged piece${bad.length === 1 ? '' : 's'} of "${printableName(this.name)}" will be fetched again${from}.`,
         });
       }
       await this.finish();
@@ -201,19 +188,6 @@ export class FileDownload {
     } finally {
       this.hasher?.stop();
       await this.file.close().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Drops each source that wrote a damaged piece, while another source is left
-   * to fetch it again: bytes that failed their hash are never trusted twice.
-   */
-  private blame(badPieces: number[]): void {
-    const culprits = new Set(badPieces.map((p) => this.book.pieceOwners.get(p)));
-    for (const source of culprits) {
-      if (!source || this.liveSources.length <= 1) continue;
-      const error = new IntegrityError(`it served bytes that failed their piece hash.`);
-      this.dropSource(source, error);
     }
   }
 
@@ -246,11 +220,11 @@ export class FileDownload {
   private async fetchRound(first: boolean): Promise<void> {
     const { size } = this.o.file.identity;
     const { pieceSize } = this.o.file;
-    const ranged = this.liveSources.filter((s) => s.capabilities.ranges);
+    const ranged = (this.solo ? [this.solo] : this.liveSources).filter((s) => s.capabilities.ranges);
     // A source that cannot serve ranges sends the whole file, from its first byte, on one connection.
     const wholeOnly = ranged.length === 0;
     const channels = wholeOnly
-      ? [{ source: this.hashSource, slot: 0 }]
+      ? [{ source: this.solo ?? this.hashSource, slot: 0 }]
       : ranged.flatMap((s) => channelsOf(s));
     const missing = (p: number) => wholeOnly || !this.ledger.pieces.has(p);
     const ranges = wholeOnly
@@ -259,7 +233,7 @@ export class FileDownload {
     const block = wholeOnly ? size : Math.max(pieceSize, BLOCK_BYTES - (BLOCK_BYTES % pieceSize));
     const blocks = ranges.flatMap((r) => splitIntoBlocks(r, block));
     const count = Math.min(connectionsFor(size, pieceSize, channels.length), blocks.length);
-    const plan = { blocks, channels: channels.slice(0, count), wholeOnly };
+    const plan = { blocks, channels: channels.slice(0, count), wholeOnly, checks: await this.pieceCheck() };
     if (first) this.announce(blocks, plan.channels);
     if (blocks.length === 0) return;
     this.round = new FetchRound(this.o, this.file, this.ledger, plan, this.book, () => this.advancePrefix());
@@ -268,6 +242,19 @@ export class FileDownload {
     } finally {
       this.bytesTransferred += this.round.bytesTransferred;
     }
+  }
+
+  /**
+   * With several sources, each piece is checked as it lands against the
+   * hash source's piece hashes (the primary's while it lasts), so a source
+   * serving bad bytes is dropped at its first bad piece. Without piece hashes
+   * (or if they cannot be had) only the whole-file check judges.
+   */
+  private async pieceCheck(): Promise<PieceCheck | undefined> {
+    const source = this.hashSource;
+    if (this.liveSources.length < 2 || !source.capabilities.pieceHashes) return undefined;
+    this.pieceHashes ??= source.pieces().catch(() => undefined);
+    return PieceCheck.of(await this.pieceHashes, this.o.file);
   }
 
   private announce(blocks: { start: number; end: number }[], channels: { source: RangeSource }[]): void {

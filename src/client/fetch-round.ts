@@ -1,6 +1,8 @@
-import { toXferError, type XferError } from '../errors.js';
+import { IntegrityError, toXferError, type XferError } from '../errors.js';
+import { printableName } from '../protocol/index.js';
 import type { DownloadOptions } from './download.js';
 import type { PartFile } from './part-file.js';
+import type { PieceCheck } from './piece-check.js';
 import { ProgressWatch, noProgressError, stalledError } from './progress-watch.js';
 import type { ByteRange } from './range-plan.js';
 import type { ResumeLedger } from './resume-ledger.js';
@@ -17,6 +19,8 @@ export interface RoundPlan {
   channels: { source: RangeSource; slot: number }[];
   /** The source cannot serve ranges: a failed lane starts again from the file's first byte. */
   wholeOnly: boolean;
+  /** With several sources: each piece checked as it lands, so a bad source is dropped at its first bad piece. */
+  checks?: PieceCheck | undefined;
 }
 
 /**
@@ -45,6 +49,8 @@ interface LaneState {
   reason: XferError | undefined;
   /** Its channel was closed on purpose (its tail was taken over): not a failure. */
   cancelled: boolean;
+  /** The start of a piece it wrote that failed its hash: released from there, to be fetched elsewhere. */
+  badFrom: number | undefined;
 }
 
 /**
@@ -80,7 +86,17 @@ export class FetchRound {
     this.lanes = this.scheduler.lanes.flatMap((lane) => {
       const channel = plan.channels[lane.index];
       if (!channel) return [];
-      return [{ lane, ...channel, attempt: 0, attemptBytes: 0, reason: undefined, cancelled: false }];
+      return [
+        {
+          lane,
+          ...channel,
+          attempt: 0,
+          attemptBytes: 0,
+          reason: undefined,
+          cancelled: false,
+          badFrom: undefined,
+        },
+      ];
     });
     this.watch = new ProgressWatch(o.policy, now);
     ledger.resetSaveClock(now);
@@ -147,7 +163,7 @@ export class FetchRound {
     const { scheduler } = this;
     while (!this.failure && !this.o.signal.aborted) {
       if (this.book.dropped.has(l.source)) {
-        scheduler.release(l.lane);
+        scheduler.release(l.lane, l.badFrom);
         return;
       }
       const part = scheduler.work(l.lane, Date.now());
@@ -233,12 +249,15 @@ export class FetchRound {
       this.bytesTransferred += chunk.length;
       l.attemptBytes += chunk.length;
       if (keep > 0) {
-        this.file.writeSync(keep < chunk.length ? chunk.subarray(0, keep) : chunk, position);
+        const kept = keep < chunk.length ? chunk.subarray(0, keep) : chunk;
+        this.file.writeSync(kept, position);
         this.noteOwner(l.source, position, position + keep);
         const now = Date.now();
         scheduler.written(l.lane, part, position, position + keep);
         this.watch.received(l.lane.index, keep, now);
         this.ledger.markWritten(position, position + keep, part.start, part.written, now);
+        const bad = this.plan.checks?.wrote(l.lane.index, kept, position);
+        if (bad && bad.length > 0) this.failedPieces(l, bad);
         this.onWritten();
       }
       // A part whose tail was taken over keeps only its own bytes, and stops once it has them.
@@ -251,6 +270,27 @@ export class FetchRound {
       l.reason = toXferError(err);
       l.source.drop(l.slot);
     }
+  }
+
+  /**
+   * Pieces `l` just completed failed their hash: while another source lives,
+   * they are forgotten (before the prefix hasher can pass them), the lane's
+   * source is dropped, and the lane's part goes back to the queue from the
+   * first bad piece, for the other sources to fetch. The last source is kept:
+   * the whole-file check then finds and repairs the pieces.
+   */
+  private failedPieces(l: LaneState, bad: number[]): void {
+    if (!this.othersLive(l.source)) return;
+    for (const p of bad) this.ledger.pieces.delete(p);
+    l.badFrom = Math.min(...bad) * this.o.file.pieceSize;
+    const name = printableName(this.name);
+    this.o.emit({
+      type: 'repair',
+      file: this.name,
+      pieces: bad.length,
+      message: `${bad.length} piece${bad.length === 1 ? '' : 's'} of "${name}" from ${l.source.label} failed ${bad.length === 1 ? 'its hash' : 'their hashes'}; fetched again from another source.`,
+    });
+    this.dropSource(l.source, new IntegrityError('it served bytes that failed their piece hash.'));
   }
 
   /** Records that `source` wrote [from, to): the pieces it touched are its to answer for. */

@@ -153,13 +153,15 @@ export class Scheduler {
   /**
    * The lane's source was dropped: what its part has not written goes back to
    * the queue (from the piece its written bytes end in, so the piece is
-   * fetched whole elsewhere), in file order, and the lane takes no more work.
+   * fetched whole elsewhere; or from `badFrom`, a written piece of the part
+   * that failed its hash), in file order, and the lane takes no more work.
    */
-  release(lane: Lane): void {
+  release(lane: Lane, badFrom?: number): void {
     const part = lane.part;
     lane.part = undefined;
     if (!part) return;
-    const from = Math.max(part.start, Math.floor(part.written / this.pieceSize) * this.pieceSize);
+    const unfinished = Math.floor(part.written / this.pieceSize) * this.pieceSize;
+    const from = Math.max(part.start, Math.min(unfinished, badFrom ?? unfinished));
     lane.done -= part.written - from;
     lane.assigned -= part.end - from;
     if (part.end <= from) return;

@@ -19,7 +19,7 @@ import { ConnectionPool } from './pool.js';
 import { DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
 import { SourceSpeeds, SpeedMeter } from './speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from './whole-file.js';
-import { MirrorSet } from './mirrors.js';
+import { MirrorSet, XferMirror, type Mirror } from './mirrors.js';
 import { XferSource } from './xfer-source.js';
 
 export interface SessionOptions {
@@ -30,6 +30,8 @@ export interface SessionOptions {
   connections: number;
   /** Other xfer servers with the same files: each large file is fetched from all that agree at once. */
   mirrors?: ConnectOptions[];
+  /** Other mirrors, after the xfer servers (web folders: http/web-mirror.ts, made by the caller). */
+  otherMirrors?: Mirror[];
   policy?: RetryPolicy;
   signal: AbortSignal;
   emit: EmitEvent;
@@ -66,11 +68,11 @@ export class ClientSession {
       o.connections,
     );
     this.policy = o.policy ?? DEFAULT_RETRY_POLICY;
-    this.mirrors = new MirrorSet(
-      (o.mirrors ?? []).map((m) => ({ ...m, stallTimeoutMs: this.policy.stallTimeoutMs, signal: o.signal })),
-      o.connections,
-      o.emit,
+    const xferMirrors = (o.mirrors ?? []).map(
+      (m) =>
+        new XferMirror({ ...m, stallTimeoutMs: this.policy.stallTimeoutMs, signal: o.signal }, o.connections),
     );
+    this.mirrors = new MirrorSet([...xferMirrors, ...(o.otherMirrors ?? [])], o.emit);
     this.folder = new DownloadFolder(o.dataDir);
     // Every small file in flight may wait out a back-off on the signal at once, beside the pool's connections.
     setMaxListeners(Math.max(getMaxListeners(o.signal), SMALL_FILE_WINDOW + 16), o.signal);
@@ -173,7 +175,10 @@ export class ClientSession {
     const source = new XferSource(this.pool, file, firstSlot, () => this.statRemote(file.name));
     const whole = file.identity.size <= WHOLE_FILE_MAX_BYTES;
     // A small file is one round trip to the primary: asking the mirrors first would only slow it.
-    const mirrors = whole || this.mirrors.size === 0 ? [] : await this.mirrors.sourcesFor(file, firstSlot);
+    const mirrors =
+      whole || this.mirrors.size === 0
+        ? []
+        : await this.mirrors.sourcesFor(file, { firstSlot, userChecksum: false });
     const meter = new SpeedMeter();
     const speeds = new SourceSpeeds();
     let timer: NodeJS.Timeout | undefined;

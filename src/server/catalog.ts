@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { NotFoundError } from '../errors.js';
 import { pieceSizeFor, type CatalogEntry } from '../protocol/index.js';
 import {
@@ -16,6 +17,8 @@ import { scanResources, type FileRecord } from './scan.js';
 export type { FileRecord } from './scan.js';
 export type { FileVersion, OpenedFile, SmallRead } from './confined-open.js';
 
+/** The longest stop() waits for a scan in flight to settle. */
+const STOP_WAIT_MS = 2_000;
 /** fs.watch fires several events for one change; one rescan follows a burst. */
 const WATCH_DEBOUNCE_MS = 100;
 
@@ -120,14 +123,21 @@ export class Catalog extends EventEmitter<CatalogEvents> {
    * Stops watching, scanning and hashing; resolves once a scan in flight has
    * settled, so no 'change' follows (a caller may delete the folder next). A
    * hash in flight only reads an open file; it is not waited for, as a big
-   * file would hold up shutdown for seconds.
+   * file would hold up shutdown for seconds. Nor is a scan for longer than
+   * STOP_WAIT_MS: a stuck file system must not keep the server from stopping.
    */
   async stop(): Promise<void> {
     this.stopped = true;
     this.watcher?.close();
     clearInterval(this.timer);
     clearTimeout(this.debounce);
-    await this.scanning?.catch(() => undefined);
+    if (!this.scanning) return;
+    const giveUp = new AbortController();
+    await Promise.race([
+      this.scanning.catch(() => undefined),
+      delay(STOP_WAIT_MS, undefined, { signal: giveUp.signal }).catch(() => undefined),
+    ]);
+    giveUp.abort();
   }
 
   /** Opens a listed file, confined to resources/ (see confined-open.ts). */

@@ -416,6 +416,23 @@ describe('Scheduler with several sources', () => {
     sim.drain();
     sim.assertCoveredOnce();
   });
+
+  test('a source dropped for a bad piece: its part goes back from that piece, which is fetched again elsewhere', () => {
+    const sim = new Simulation([{ start: 0, end: 16 * MiB }], 2);
+    const [a, b] = [sim.lane(0), sim.lane(1)];
+    sim.take(a);
+    sim.take(b);
+    sim.request(b);
+    sim.deliver(b, 3 * MiB);
+    // B's part began at 8 MiB; its second piece [9, 10) MiB failed its hash.
+    sim.dead.add(b.index);
+    sim.scheduler.release(b, 9 * MiB);
+    sim.rewritable += 2 * MiB;
+    assert.equal(b.done, MiB, 'only the good piece before the bad one still counts as done');
+    assert.equal(sim.scheduler.queuedBytes, 7 * MiB, 'from the bad piece to the end');
+    sim.drain();
+    sim.assertCoveredOnce();
+  });
 });
 
 describe('hedgeSplit', () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { ClientEvent } from '../../src/client/events.js';
+import type { Mirror } from '../../src/client/mirrors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/client/retry.js';
 import { ClientSession } from '../../src/client/session.js';
 import { tempDir } from './tmp.js';
@@ -23,6 +24,8 @@ export async function newSession(
     dataDir?: string;
     /** Ports of other xfer servers on 127.0.0.1 with the same files. */
     mirrors?: number[];
+    /** Mirrors of other kinds (web mirrors), after the xfer ones. */
+    otherMirrors?: Mirror[];
   } = {},
 ): Promise<SessionRun> {
   const dataDir = options.dataDir ?? join(await tempDir(t, 'xfer-client-'), 'data');
@@ -33,6 +36,7 @@ export async function newSession(
     dataDir,
     connections: options.connections ?? 4,
     mirrors: (options.mirrors ?? []).map((p) => ({ host: '127.0.0.1', port: p, sessionId: randomBytes(16) })),
+    ...(options.otherMirrors ? { otherMirrors: options.otherMirrors } : {}),
     policy: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 20, maxDelayMs: 200, ...options.policy },
     signal: controller.signal,
     emit: (e) => events.push(e),

@@ -23,6 +23,8 @@ export interface WebFile {
   whole: WebAnswer | undefined;
   /** Metalink piece hashes, when the server offers them. */
   pieces: { length: number; hashes: Buffer[] } | undefined;
+  /** How events name it (a mirror: its URL as given); the server's origin when absent. */
+  label?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export class HttpSource implements RangeSource {
     connections: number,
   ) {
     this.whole = file.whole;
-    this.label = shownUrl(new URL(file.target.url.origin));
+    this.label = file.label ?? shownUrl(new URL(file.target.url.origin));
     this.capabilities = {
       maxConnections: file.ranges ? Math.max(1, connections) : 1,
       ranges: file.ranges,

@@ -82,7 +82,11 @@ export async function fetchMetalink(
   const sameOrigin = probe.metalink.origin === probe.target.url.origin;
   const text = await fetchSmallText(
     client,
-    { url: probe.metalink, authorization: sameOrigin ? probe.target.authorization : undefined },
+    {
+      ...probe.target,
+      url: probe.metalink,
+      authorization: sameOrigin ? probe.target.authorization : undefined,
+    },
     MAX_METALINK_BYTES,
     signal,
   );

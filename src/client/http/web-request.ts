@@ -13,6 +13,8 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export interface WebTarget {
   url: URL;
   authorization: string | undefined;
+  /** False for a mirror: the user's Authorization, Cookie and Proxy-Authorization headers are not sent to it. */
+  userCredentials?: boolean;
 }
 
 export interface WebAnswer {
@@ -76,7 +78,7 @@ export function requestHeaders(
   const headers: Record<string, string> = {};
   for (const [name, value] of client.headers) {
     const private_ = /^(authorization|cookie|proxy-authorization)$/i.test(name);
-    if (sameOrigin || !private_) headers[name.toLowerCase()] = value;
+    if ((sameOrigin && target.userCredentials !== false) || !private_) headers[name.toLowerCase()] = value;
   }
   if (sameOrigin && target.authorization !== undefined) headers['authorization'] = target.authorization;
   return Object.assign(headers, own);

@@ -9,10 +9,12 @@ import { MAX_RESTARTS, PROGRESS_INTERVAL_MS, type FetchOutcome } from '../sessio
 import { SourceSpeeds, SpeedMeter } from '../speed-meter.js';
 import { WHOLE_FILE_MAX_BYTES, WholeFileDownload } from '../whole-file.js';
 import { fileNameFor } from './file-name.js';
+import type { RangeSource } from '../source.js';
 import { HttpSource, type WebFile } from './http-source.js';
 import { probe, type Probe } from './probe.js';
 import { describeValidator } from './validator.js';
 import { WebClient, shownUrl, splitCredentials } from './web-client.js';
+import { WebMirrors } from './web-mirror.js';
 import { expectedHash, fetchMetalink, fetchSmallText, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
 import { streamWhole } from './web-stream.js';
@@ -35,6 +37,8 @@ export interface WebSessionOptions {
   head?: boolean;
   /** Bytes per second for all web downloads together; 0 for no cap. */
   limitRate?: number;
+  /** Web mirrors (URLs of folders or of the one file): large files are fetched from those that agree too. */
+  mirrors?: string[];
 }
 
 export interface WebFetchOptions {
@@ -63,6 +67,7 @@ export class WebSession {
   /** A checksum list (name → SHA-256) that applies to every URL from now on. */
   checksums: Map<string, Buffer> | undefined;
   private readonly folder: DownloadFolder;
+  private readonly mirrors: WebMirrors;
   /** Large files go one at a time (each over up to 4 connections); small ones keep flowing beside. */
   private readonly largeTurn = new Turn();
   /** Names on disk being fetched now: a second URL for the same name waits, then finds it there. */
@@ -79,6 +84,7 @@ export class WebSession {
       ...(o.limitRate ? { limitRate: o.limitRate } : {}),
     });
     this.folder = new DownloadFolder(o.dataDir);
+    this.mirrors = new WebMirrors(this.client, o.mirrors ?? [], o);
     // Every file in flight may listen on the signal a few times at once (its request, a rate wait, a back-off).
     setMaxListeners(Math.max(getMaxListeners(o.signal), WEB_WINDOW * 4 + 16), o.signal);
   }
@@ -258,7 +264,8 @@ export class WebSession {
       pieces,
     };
     const source = new HttpSource(this.client, web, file.identity, this.o.connections);
-    const job = this.jobFor(source, file, paths);
+    const mirrors = await this.mirrors.sourcesFor(file, urlName ?? name, web.ranges, expected);
+    const job = this.jobFor([source, ...mirrors], file, paths);
     const meter = new SpeedMeter();
     const speeds = new SourceSpeeds();
     const report = () => {
@@ -280,17 +287,17 @@ export class WebSession {
       done(result.sha256, result.bytesTransferred, size - job.progress().resumedBytes);
     } finally {
       clearInterval(timer);
-      source.dropAll();
+      for (const s of [source, ...mirrors]) s.dropAll();
     }
   }
 
   private jobFor(
-    source: HttpSource,
+    sources: RangeSource[],
     file: RemoteFile,
     paths: DownloadPaths,
   ): FileDownload | WholeFileDownload {
     const options = {
-      sources: [source],
+      sources,
       paths,
       file,
       policy: this.o.policy,
