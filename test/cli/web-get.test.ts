@@ -60,6 +60,50 @@ describe('xfer get URL', () => {
     );
   });
 
+  test('130 MiB from nginx: hashed by the worker as it arrives over 4 keep-alive connections; one byte off is ERR_XFER_CORRUPT', async (t) => {
+    const nginx = await startNginx(t);
+    if (!nginx) return;
+    // From 128 MiB the SHA-256 runs in a worker during the download; range bodies come over RangeSockets.
+    const data = patternBytes(130 * MiB, 23);
+    const off = Buffer.from(data);
+    off[77 * MiB + 5] = (off[77 * MiB + 5] ?? 0) ^ 1;
+    await writeFile(join(nginx.root, 'good.bin'), data);
+    await writeFile(join(nginx.root, 'off.bin'), off);
+    const out = await tempDir(t);
+    const checksum = `sha256=${sha256(data)}`;
+    const good = await runCli([
+      'get',
+      `${nginx.base}good.bin`,
+      '--out',
+      out,
+      '--checksum',
+      checksum,
+      '--json',
+    ]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(events(good.stdout).find((e) => e['type'] === 'done')?.['verified'], 'sha256 (checksum)');
+    assert.equal(sha256(await readFile(join(out, 'good.bin'))), sha256(data));
+    const ranges = (await nginx.requests()).filter((l) => l.status === 206 && l.range !== 'bytes=0-');
+    assert.ok(ranges.length >= Math.ceil(130 / 4), `${ranges.length} range requests`);
+    assert.equal(new Set(ranges.map((l) => l.connection)).size, 4, 'four connections, each kept alive');
+
+    const bad = await runCli([
+      'get',
+      `${nginx.base}off.bin`,
+      '--out',
+      join(out, 'bad'),
+      '--checksum',
+      checksum,
+      '--json',
+    ]);
+    assert.equal(bad.code, 1);
+    assert.equal(events(bad.stdout).find((e) => e['type'] === 'error')?.['code'], 'ERR_XFER_CORRUPT');
+    assert.deepEqual(
+      (await readdir(join(out, 'bad'))).filter((n) => n !== '.xfer'),
+      [],
+    );
+  });
+
   test('--checksums FILE in sha256sum format, --output NAME, and usage errors (exit 2)', async (t) => {
     const nginx = await startNginx(t);
     if (!nginx) return;

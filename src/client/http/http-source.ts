@@ -3,10 +3,11 @@ import { printableName, type FileIdentity } from '../../protocol/index.js';
 import type { PieceHashes, RangeChannel, RangeRequest, RangeSource, SourceCapabilities } from '../source.js';
 import { statusError } from './http-errors.js';
 import { BASE_HEADERS } from './probe.js';
-import { fetchRange, readBody } from './range-fetch.js';
+import { fetchRange, readBody, type ChunkSink } from './range-fetch.js';
 import { checkSameVersion, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
 import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
+import { WRITE_BATCH_BYTES, WriteBatch } from './write-batch.js';
 
 /** Wrong range answers (Content-Range, Content-Length, excess bytes) tolerated per file before falling back to one connection. */
 export const MAX_RANGE_LIES = 3;
@@ -35,7 +36,10 @@ export interface WebFile {
 export class HttpSource implements RangeSource {
   readonly capabilities: SourceCapabilities;
   readonly label: string;
-  private readonly channels = new Map<number, { abort: AbortController; queue: Promise<unknown> }>();
+  private readonly channels = new Map<
+    number,
+    { abort: AbortController; queue: Promise<unknown>; batch: WriteBatch }
+  >();
   private whole: WebAnswer | undefined;
   /** Range answers refused so far: past MAX_RANGE_LIES the server's ranges are not trusted at all. */
   private lies = 0;
@@ -57,12 +61,16 @@ export class HttpSource implements RangeSource {
   }
 
   channel(slot: number): Promise<RangeChannel> {
-    const channel = { abort: new AbortController(), queue: Promise.resolve() as Promise<unknown> };
+    const channel = {
+      abort: new AbortController(),
+      queue: Promise.resolve() as Promise<unknown>,
+      batch: new WriteBatch(),
+    };
     this.channels.set(slot, channel);
     return Promise.resolve({
       read: (req: RangeRequest) => {
         // One request at a time per channel: a second read waits for the first.
-        const next = channel.queue.then(() => this.read(channel.abort.signal, req));
+        const next = channel.queue.then(() => this.read(channel.abort.signal, channel.batch, req));
         channel.queue = next.catch(() => undefined);
         return next;
       },
@@ -90,14 +98,14 @@ export class HttpSource implements RangeSource {
     return Promise.resolve({ identity: this.identity, pieceSize: pieces.length, hashes: pieces.hashes });
   }
 
-  private async read(signal: AbortSignal, req: RangeRequest): Promise<void> {
+  private async read(signal: AbortSignal, batch: WriteBatch, req: RangeRequest): Promise<void> {
     if (signal.aborted) throw dropped();
     try {
       if (this.file.ranges) {
-        await fetchRange(this.client, { ...this.file, ...req, signal });
+        await fetchRange(this.client, { ...this.file, ...req, signal, batch });
         return;
       }
-      await this.readWhole(signal, req);
+      await this.readWhole(signal, batch, req);
     } catch (err) {
       if (signal.aborted) throw dropped();
       if (err instanceof BadRangeAnswerError && !err.rangesIgnored && ++this.lies >= MAX_RANGE_LIES) {
@@ -113,7 +121,7 @@ export class HttpSource implements RangeSource {
   }
 
   /** A source without ranges: the whole body from its first byte, the probe's answer first. */
-  private async readWhole(signal: AbortSignal, req: RangeRequest): Promise<void> {
+  private async readWhole(signal: AbortSignal, batch: WriteBatch, req: RangeRequest): Promise<void> {
     const { size } = this.file.validator;
     if (req.offset !== 0 || req.length !== size) {
       throw new BadRangeAnswerError(`${this.label} cannot serve ranges; only the whole file can be read.`);
@@ -135,13 +143,16 @@ export class HttpSource implements RangeSource {
       }
     }
     const abort = () => discardBody(answer);
+    const sink: ChunkSink = (chunk, at) => req.onChunk(chunk, at);
     signal.addEventListener('abort', abort, { once: true });
     try {
-      await readBody(answer, 0, size, (chunk, at) => req.onChunk(chunk, at), {
+      const take: ChunkSink = size > WRITE_BATCH_BYTES ? (chunk, at) => batch.push(chunk, at, sink) : sink;
+      await readBody(answer, 0, size, take, {
         limit: this.client.rateLimit,
         signal,
       });
     } finally {
+      batch.flush(sink);
       signal.removeEventListener('abort', abort);
     }
   }

@@ -6,8 +6,9 @@ import { BASE_HEADERS } from './probe.js';
 import type { RateLimit } from './rate-limit.js';
 import { checkSameVersion, ifRangeOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
-import { webGet } from './web-dispatch.js';
-import { discardBody, type WebAnswer, type WebTarget } from './web-request.js';
+import { webGet, type AnswerHandler } from './web-dispatch.js';
+import { discardBody, requestHeaders, type WebAnswer, type WebTarget } from './web-request.js';
+import { WRITE_BATCH_BYTES, type WriteBatch } from './write-batch.js';
 
 /** Receives each chunk at its offset in the file; the chunk may be reused after the call returns. */
 export type ChunkSink = (chunk: Buffer, position: number) => void;
@@ -21,6 +22,8 @@ export interface RangeRequest {
   length: number;
   signal: AbortSignal;
   onChunk: ChunkSink;
+  /** The connection's batch: chunks reach `onChunk` gathered into larger writes, all of them by the time this settles. */
+  batch?: WriteBatch;
 }
 
 /**
@@ -40,34 +43,45 @@ export async function fetchRange(client: WebClient, r: RangeRequest): Promise<vo
   const ifRange = ifRangeOf(r.validator);
   if (ifRange !== undefined) headers['if-range'] = ifRange;
   const limit = client.rateLimit;
+  const { onChunk } = r;
+  // A range that fits one batch gains nothing from gathering (a small file's whole body, say).
+  const batch = r.length > WRITE_BATCH_BYTES ? r.batch : undefined;
+  const take: ChunkSink = batch ? (chunk, at) => batch.push(chunk, at, onChunk) : onChunk;
   let received = 0;
-  await webGet(
-    client,
-    r.target,
-    { headers, signal: r.signal },
-    {
-      onAnswer: (status, answerHeaders, url) => checkRangeAnswer(r, status, answerHeaders, url),
-      onBody: (chunk) => {
-        if (received + chunk.length > r.length) {
-          if (received < r.length) r.onChunk(chunk.subarray(0, r.length - received), r.offset + received);
-          received = r.length;
-          throw new BadRangeAnswerError(
-            `${shownUrl(r.target.url)} sent more bytes than it promised; the excess was refused.`,
-          );
-        }
-        r.onChunk(chunk, r.offset + received);
-        received += chunk.length;
-        return limit ? limit.charge(chunk.length) : 0;
-      },
-      onEnd: (url) => {
-        if (received < r.length) {
-          throw new ConnectionClosedError(
-            `${shownUrl(url)} ended the answer after ${received} of ${r.length} bytes.`,
-          );
-        }
-      },
+  const handler: AnswerHandler = {
+    onAnswer: (status, answerHeaders, url) => checkRangeAnswer(r, status, answerHeaders, url),
+    onBody: (chunk) => {
+      if (received + chunk.length > r.length) {
+        if (received < r.length) take(chunk.subarray(0, r.length - received), r.offset + received);
+        received = r.length;
+        throw new BadRangeAnswerError(
+          `${shownUrl(r.target.url)} sent more bytes than it promised; the excess was refused.`,
+        );
+      }
+      take(chunk, r.offset + received);
+      received += chunk.length;
+      return limit ? limit.charge(chunk.length) : 0;
     },
-  );
+    onEnd: (url) => {
+      if (received < r.length) {
+        throw new ConnectionClosedError(
+          `${shownUrl(url)} ended the answer after ${received} of ${r.length} bytes.`,
+        );
+      }
+    },
+  };
+  const fast = client.rangeSockets;
+  const url = r.target.url;
+  try {
+    if (fast?.serves(url)) {
+      const own = requestHeaders(client, r.target, url, headers);
+      if (await fast.get(url, own, r.signal, handler)) return;
+    }
+    await webGet(client, r.target, { headers, signal: r.signal }, handler);
+  } finally {
+    // Every byte that arrived is handed on, also when the answer failed half-way: a retry resumes after it.
+    batch?.flush(onChunk);
+  }
 }
 
 /** A range answer is used only if it is a 206 of the same version with exactly the range asked for, unencoded. */

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import './llhttp-baseline.js';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { UsageError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
+import { RangeSockets } from './range-socket.js';
 import { RateLimit } from './rate-limit.js';
 
 /** Where Debian, Ubuntu, Fedora and Alpine keep the system's CA bundle. */
@@ -52,6 +54,8 @@ export class WebClient {
   readonly headers: [string, string][];
   readonly stallTimeoutMs: number;
   readonly rateLimit: RateLimit | undefined;
+  /** Range GETs over plain http without a proxy take this faster path (undici does the rest). */
+  readonly rangeSockets: RangeSockets | undefined;
 
   constructor(options: WebClientOptions) {
     const connections = Math.max(1, Math.min(MAX_WEB_CONNECTIONS, options.connections));
@@ -67,18 +71,21 @@ export class WebClient {
       connectTimeout: options.stallTimeoutMs,
       ...(secureContext ? { connect: { secureContext } } : {}),
     };
+    const proxied = proxyConfigured();
     const agent = (max: number) => {
       const o = { ...agentOptions, connections: max };
-      return proxyConfigured() ? new EnvHttpProxyAgent(o) : new Agent(o);
+      return proxied ? new EnvHttpProxyAgent(o) : new Agent(o);
     };
     this.dispatcher = agent(connections);
     this.probeDispatcher = agent(probeConnections);
+    this.rangeSockets = proxied ? undefined : new RangeSockets(connections, options.stallTimeoutMs);
     this.headers = options.headers ?? [];
     this.stallTimeoutMs = options.stallTimeoutMs;
     this.rateLimit = options.limitRate ? new RateLimit(options.limitRate) : undefined;
   }
 
   async close(): Promise<void> {
+    this.rangeSockets?.close();
     await Promise.all([this.dispatcher.destroy(), this.probeDispatcher.destroy()]);
   }
 }

@@ -1,3 +1,4 @@
+import './llhttp-baseline.js';
 import { util, type Dispatcher } from 'undici';
 import type { XferError } from '../../errors.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';

@@ -1,3 +1,4 @@
+import './llhttp-baseline.js';
 import { request, type Dispatcher } from 'undici';
 import { RedirectError } from '../../errors.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';
