@@ -32,6 +32,14 @@ async function twoServers(t: TestContext, content: Buffer) {
   return { ra, rb };
 }
 
+/** An xfer server holding `big.bin` behind a relay at 8 MiB/s, and the file's Repr-Digest for a web mirror. */
+async function pacedServerAndDigest(t: TestContext, content: Buffer) {
+  const server = await startServer(t, { 'big.bin': content });
+  const relay = await Relay.start(server.port, () => ({ rateBytesPerSec: 8 * MiB }));
+  t.after(() => relay.close());
+  return { ra: relay, digest: `sha-256=:${createHash('sha256').update(content).digest('base64')}:` };
+}
+
 describe('xfer get --mirror and xfer client hostA hostB', () => {
   test("get --mirror fetches from both; --json names each part's source and the mirror left out", async (t) => {
     const content = patternBytes(24 * MiB + 3, 31);
@@ -98,10 +106,7 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
 
   test("get SERVER NAME --mirror URL/: an xfer server and a web folder share the file; --json names each part's source", async (t) => {
     const content = patternBytes(24 * MiB + 5, 34);
-    const a = await startServer(t, { 'big.bin': content });
-    const ra = await Relay.start(a.port, () => ({ rateBytesPerSec: 8 * MiB }));
-    t.after(() => ra.close());
-    const digest = `sha-256=:${createHash('sha256').update(content).digest('base64')}:`;
+    const { ra, digest } = await pacedServerAndDigest(t, content);
     const web = await startWebServer(t, (req, res) => {
       if (req.url === '/with/big.bin')
         return sendFile(req, res, { data: content, etag: '"w"', headers: { 'repr-digest': digest } });
@@ -144,10 +149,7 @@ describe('xfer get --mirror and xfer client hostA hostB', () => {
 
   test('xfer client HOST --mirror URL/: the web folder serves the files input.txt names, beside the server', async (t) => {
     const content = patternBytes(16 * MiB + 9, 36);
-    const a = await startServer(t, { 'big.bin': content });
-    const ra = await Relay.start(a.port, () => ({ rateBytesPerSec: 8 * MiB }));
-    t.after(() => ra.close());
-    const digest = `sha-256=:${createHash('sha256').update(content).digest('base64')}:`;
+    const { ra, digest } = await pacedServerAndDigest(t, content);
     const web = await startWebServer(t, (req, res) =>
       req.url === '/pub/big.bin'
         ? sendFile(req, res, { data: content, etag: '"c"', headers: { 'repr-digest': digest } })
