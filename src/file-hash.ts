@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { FileSystemError } from './errors.js';
 
 /** Large sequential reads: the cost of hashing is then the hash, not the syscalls. */
@@ -41,4 +42,23 @@ export async function sha256Range(fh: FileHandle, start: number, end: number): P
   const hash = createHash('sha256');
   await forEachChunk(fh, start, end, (chunk) => hash.update(chunk));
   return hash.digest();
+}
+
+/**
+ * Whether `path` is a regular file (not followed through a symlink) of
+ * `size` bytes whose SHA-256 is `sha256`: a copy already in place.
+ */
+export async function holdsVersion(path: string, size: number, sha256: Buffer): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  try {
+    const st = await fh.stat();
+    return st.isFile() && st.size === size && (await sha256Range(fh, 0, st.size)).equals(sha256);
+  } finally {
+    await fh.close();
+  }
 }

@@ -1,8 +1,7 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
-import { constants as fsc, lstatSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import { UsageError, toXferError } from '../errors.js';
-import { sha256Range } from '../file-hash.js';
+import { holdsVersion } from '../file-hash.js';
 import {
   MAX_CONNECTIONS_PER_FILE,
   printableName,
@@ -262,20 +261,5 @@ export class ClientSession {
 async function alreadyComplete(final: string, file: RemoteFile): Promise<boolean> {
   // The common case, nothing there yet, is answered without a thread-pool round trip.
   if (lstatSync(final, { throwIfNoEntry: false }) === undefined) return false;
-  let fh;
-  try {
-    fh = await open(final, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch {
-    return false;
-  }
-  try {
-    const st = await fh.stat();
-    return (
-      st.isFile() &&
-      st.size === file.identity.size &&
-      (await sha256Range(fh, 0, st.size)).equals(file.identity.sha256)
-    );
-  } finally {
-    await fh.close();
-  }
+  return holdsVersion(final, file.identity.size, file.identity.sha256);
 }

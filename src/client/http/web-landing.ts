@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { sha256Range } from '../../file-hash.js';
+import { holdsVersion } from '../../file-hash.js';
 import { printableName } from '../../protocol/index.js';
 import type { EmitEvent } from '../events.js';
 import type { DownloadPaths } from '../paths.js';
@@ -24,10 +23,9 @@ export async function skipIfThere(o: {
   const st = lstatSync(o.paths.final, { throwIfNoEntry: false });
   if (!st) return false;
   const same =
-    st.isFile() &&
-    st.size === o.size &&
+    o.size !== undefined &&
     o.expected !== undefined &&
-    (await hashOf(o.paths.final, st.size)).equals(o.expected.sha256);
+    (await holdsVersion(o.paths.final, o.size, o.expected.sha256));
   o.emit({
     type: 'skip',
     file: o.name,
@@ -92,13 +90,4 @@ export function landSmall(o: {
     sources: [{ source, bytes: size, bytesPerSecond }],
   });
   return digest.toString('hex');
-}
-
-async function hashOf(path: string, size: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    return await sha256Range(fh, 0, size);
-  } finally {
-    await fh.close();
-  }
 }
