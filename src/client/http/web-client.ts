@@ -153,3 +153,19 @@ export function shownUrl(url: URL): string {
   bare.password = '';
   return printableName(bare.href);
 }
+
+/** A URL as given: http or https only; `user:pass@` becomes an Authorization header. */
+export function targetOf(url: string): { url: URL; authorization: string | undefined } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`"${printableName(url)}" is not a URL.`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError(
+      `Only http:// and https:// URLs can be fetched, not ${printableName(parsed.protocol)}.`,
+    );
+  }
+  return splitCredentials(parsed);
+}

@@ -1,10 +1,4 @@
-import {
-  BadRangeAnswerError,
-  FileChangedError,
-  InvalidNameError,
-  NoDigestError,
-  UsageError,
-} from '../../errors.js';
+import { BadRangeAnswerError, FileChangedError, InvalidNameError, NoDigestError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import type { RemoteFile } from '../download.js';
 import type { EmitEvent } from '../events.js';
@@ -13,7 +7,7 @@ import type { RangeSource } from '../source.js';
 import { WHOLE_FILE_MAX_BYTES } from '../whole-file.js';
 import { HttpSource } from './http-source.js';
 import { probe } from './probe.js';
-import { shownUrl, splitCredentials, type WebClient } from './web-client.js';
+import { shownUrl, targetOf, type WebClient } from './web-client.js';
 import { expectedHash, fetchMetalink, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
 
@@ -40,16 +34,8 @@ export class WebMirror implements Mirror {
 
   /** A mirror from a URL as typed: http or https, `user:pass@` turned into Authorization. */
   static fromUrl(client: WebClient, url: string, options: WebMirror['options']): WebMirror {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new UsageError(`"${printableName(url)}" is not a URL.`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-      throw new UsageError(`A web mirror is an http:// or https:// URL, not "${printableName(url)}".`);
     // The user's credential headers are for the first source; a mirror needing some takes them in its URL.
-    return new WebMirror(client, { ...splitCredentials(parsed), userCredentials: false }, options);
+    return new WebMirror(client, { ...targetOf(url), userCredentials: false }, options);
   }
 
   /** A folder holds every file by name; a file URL stands for one file only. */

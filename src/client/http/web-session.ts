@@ -1,5 +1,5 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
-import { BadRangeAnswerError, UsageError, toXferError } from '../../errors.js';
+import { BadRangeAnswerError, toXferError } from '../../errors.js';
 import { pieceSizeFor, printableName } from '../../protocol/index.js';
 import { FileDownload, type RemoteFile } from '../download.js';
 import type { EmitEvent } from '../events.js';
@@ -13,7 +13,7 @@ import type { RangeSource } from '../source.js';
 import { HttpSource, type WebFile } from './http-source.js';
 import { probe, type Probe } from './probe.js';
 import { describeValidator } from './validator.js';
-import { WebClient, shownUrl, splitCredentials } from './web-client.js';
+import { WebClient, shownUrl, targetOf } from './web-client.js';
 import { WebMirrors } from './web-mirror.js';
 import { expectedHash, fetchMetalink, fetchSmallText, type ExpectedHash } from './web-hashes.js';
 import { discardBody, type WebTarget } from './web-request.js';
@@ -323,22 +323,6 @@ function fitsInMemory(p: Probe): boolean {
 /** `sha256 (Repr-Digest)`, `sha256 (checksum)`, ... or `size only`: what the done line says was checked. */
 export function verifiedLabel(expected: ExpectedHash | undefined): string {
   return expected ? `sha256 (${expected.source})` : 'size only';
-}
-
-/** A URL as given: http or https only; `user:pass@` becomes an Authorization header. */
-export function targetOf(url: string): WebTarget {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`"${printableName(url)}" is not a URL.`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new UsageError(
-      `Only http:// and https:// URLs can be fetched, not ${printableName(parsed.protocol)}.`,
-    );
-  }
-  return splitCredentials(parsed);
 }
 
 function safeUrlName(url: URL): string | undefined {
