@@ -258,7 +258,8 @@ describe('xfer get URL', () => {
         inFlight--;
         const data = files.get(req.url ?? '');
         if (data) sendFile(req, res, { data, etag: '"v1"' });
-        else res.writeHead(404).end();
+        // With a length, as web servers send it: an answer xfer's own connections read (a chunked one is asked again through undici).
+        else res.writeHead(404, { 'content-length': 0 }).end();
       });
     });
     const urls = [...files.keys()].map((path) => `${server.origin}${path}`);

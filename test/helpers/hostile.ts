@@ -74,7 +74,12 @@ export function reconnectStorm(
       socket.on('connect', () => socket.write(hello));
       socket.on('data', (chunk: Buffer) => decoder.push(chunk));
       socket.on('error', () => undefined);
-      socket.on('close', () => resolve());
+      // A connection left waiting in a backlog never closes by itself: the storm ends on time regardless.
+      const cutOff = setTimeout(() => socket.destroy(), Math.max(0, deadline - Date.now()) + 1_000);
+      socket.on('close', () => {
+        clearTimeout(cutOff);
+        resolve();
+      });
     }).then(() => (Date.now() < deadline ? lane() : undefined));
   return Promise.all(Array.from({ length: parallel }, lane)).then(() => result);
 }

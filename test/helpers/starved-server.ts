@@ -4,8 +4,15 @@
  * 127.0.0.1:0 and speaks JSON lines:
  *   out: {"port":N}, {"log":{level,message}}, {"catalog":N},
  *        {"starved":N} (N descriptors taken), {"fed":true},
- *        {"status":{"size":N,"stale":bool}}
- *   in:  "starve" (open /dev/null until EMFILE), "feed" (close them), "status"
+ *        {"status":{"size":N,"stale":bool}}, {"rescanned":true}
+ *   in:  "starve" (open /dev/null until EMFILE), "feed" (close them), "status",
+ *        "rescan" (one rescan now)
+ *
+ * Rescans run only when asked: a scan's open on a thread-pool thread can land
+ * in the instant libuv lends out its spare descriptor to refuse connections
+ * (its EMFILE trick) and take it, and with every other descriptor held that
+ * spare is gone for good and accept fails in a busy loop. The tests ask for
+ * rescans while starved but never during a connection storm.
  */
 import { closeSync, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -16,7 +23,8 @@ const server = await XferServer.start({
   root: process.argv[2] ?? '.',
   host: '127.0.0.1',
   port: 0,
-  rescanIntervalMs: 200,
+  // An hour: no timed rescan during a test; they come from the "rescan" command.
+  rescanIntervalMs: 3_600_000,
 });
 server.on('log', (log) => say({ log }));
 server.on('catalog', (count) => say({ catalog: count }));
@@ -41,6 +49,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     clearInterval(keepStarved);
     taken.splice(0).forEach((fd) => closeSync(fd));
     say({ fed: true });
+  } else if (line === 'rescan') {
+    void server.catalog.rescan().finally(() => say({ rescanned: true }));
   } else if (line === 'status') {
     say({ status: { size: server.catalog.size, stale: server.catalog.stale } });
   }

@@ -6,8 +6,8 @@ import { integerHeader, listHeader, singleHeader, type ResponseHeaders } from '.
 import { statusError } from './http-errors.js';
 import { validatorOf, type Validator } from './validator.js';
 import { shownUrl, type WebClient } from './web-client.js';
-import { webGet } from './web-dispatch.js';
-import { discardBody, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
+import { webGet, type AnswerHandler } from './web-dispatch.js';
+import { discardBody, requestHeaders, webRequest, type WebAnswer, type WebTarget } from './web-request.js';
 
 /** What the first answer tells about a web file, and how it will be fetched. */
 export interface Probe {
@@ -58,7 +58,7 @@ export const BASE_HEADERS = { 'accept-encoding': 'identity', ...WANT_DIGEST_HEAD
 export async function probe(client: WebClient, start: WebTarget, options: ProbeOptions): Promise<Probe> {
   const sentAt = Date.now();
   if (!options.head) {
-    const first = await probeByDispatch(client, start, options.signal, sentAt);
+    const first = await probeWithGet(client, start, options.signal, sentAt);
     if ('probe' in first) return first.probe;
     return wholeWithoutRange(client, first.target, first.head, options.signal, sentAt);
   }
@@ -117,15 +117,16 @@ function targetAfter(start: WebTarget, url: URL): WebTarget {
 const HEAD_SUFFICES = new ConnectionClosedError('The probe has what it needs from the answer head.');
 
 /**
- * The probe's GET with its answer taken chunk by chunk (webGet: no stream, no
- * second request): a small file's body (a usable 206 of the whole file, or a
+ * The probe's GET with its answer taken chunk by chunk, over xfer's own
+ * connections to a plain http server (RangeSockets; an answer they do not
+ * read is asked again through undici's dispatch, webGet): a small file's body (a usable 206 of the whole file, or a
  * 200, of a known size up to WHOLE_FILE_MAX_BYTES) is read into memory,
  * exactly `size` bytes or the probe fails (and is retried); a large file's 206
  * is judged by its head and its connection closed. Any other answer (a large
  * or unsized 200, a 416, an unusable or encoded 206): its head, and `probe`
  * asks for the whole body without Range.
  */
-async function probeByDispatch(
+async function probeWithGet(
   client: WebClient,
   start: WebTarget,
   signal: AbortSignal,
@@ -135,44 +136,47 @@ async function probeByDispatch(
   let verdict: Verdict | undefined;
   let body: Buffer | undefined;
   let received = 0;
+  const headers = { ...BASE_HEADERS, range: 'bytes=0-' };
+  const handler: AnswerHandler = {
+    onAnswer(status, headers, url) {
+      if (status !== 200 && status !== 206 && status !== 416)
+        throw statusError(status, headers, shownUrl(url));
+      head = { status, headers, url };
+      verdict = getVerdict(head);
+      const { size } = verdict;
+      // A 200 is the whole file as sent (encoded or not: it is saved as sent).
+      const usable = verdict.split || status === 200;
+      if (usable && size !== undefined && size <= WHOLE_FILE_MAX_BYTES) body = Buffer.allocUnsafe(size);
+      else throw HEAD_SUFFICES;
+    },
+    onBody(chunk) {
+      if (!body || received + chunk.length > body.length)
+        throw new BadRangeAnswerError(
+          `${shownUrl(start.url)} sent more bytes than it promised; the excess was refused.`,
+        );
+      chunk.copy(body, received);
+      received += chunk.length;
+      return client.rateLimit ? client.rateLimit.charge(chunk.length) : 0;
+    },
+    onEnd(url) {
+      if (received < (body?.length ?? 0))
+        throw new ConnectionClosedError(
+          `${shownUrl(url)} ended the answer after ${received} of ${body?.length} bytes.`,
+        );
+    },
+  };
   try {
-    await webGet(
-      client,
-      start,
-      { headers: { ...BASE_HEADERS, range: 'bytes=0-' }, signal, dispatcher: client.probeDispatcher },
-      {
-        onAnswer(status, headers, url) {
-          if (status !== 200 && status !== 206 && status !== 416)
-            throw statusError(status, headers, shownUrl(url));
-          head = { status, headers, url };
-          verdict = getVerdict(head);
-          const { size } = verdict;
-          // A 200 is the whole file as sent (encoded or not: it is saved as sent).
-          const usable = verdict.split || status === 200;
-          if (usable && size !== undefined && size <= WHOLE_FILE_MAX_BYTES) body = Buffer.allocUnsafe(size);
-          else throw HEAD_SUFFICES;
-        },
-        onBody(chunk) {
-          if (!body || received + chunk.length > body.length)
-            throw new BadRangeAnswerError(
-              `${shownUrl(start.url)} sent more bytes than it promised; the excess was refused.`,
-            );
-          chunk.copy(body, received);
-          received += chunk.length;
-          return client.rateLimit ? client.rateLimit.charge(chunk.length) : 0;
-        },
-        onEnd(url) {
-          if (received < (body?.length ?? 0))
-            throw new ConnectionClosedError(
-              `${shownUrl(url)} ended the answer after ${received} of ${body?.length} bytes.`,
-            );
-        },
-      },
-    );
+    // undici costs about 0.15 ms more per request: for 2000 small files, a fifth of the run.
+    const fast = client.probeSockets;
+    if (
+      !fast?.serves(start.url) ||
+      !(await fast.get(start.url, requestHeaders(client, start, start.url, headers), signal, handler))
+    )
+      await webGet(client, start, { headers, signal, dispatcher: client.probeDispatcher }, handler);
   } catch (err) {
     if (err !== HEAD_SUFFICES) throw err;
   }
-  // webGet returns only once onAnswer has run: a head is always there.
+  // Either path returns only once onAnswer has run: a head is always there.
   if (!head || !verdict) throw new ConnectionClosedError(`${shownUrl(start.url)} sent no answer.`);
   const target = targetAfter(start, head.url);
   if (!body && !verdict.split) return { head, target };

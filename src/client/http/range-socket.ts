@@ -27,8 +27,8 @@ class RangeConnection {
   reused = false;
   private exchange: Exchange | undefined;
 
-  constructor(url: URL, onGone: (c: RangeConnection) => void) {
-    const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  constructor(url: URL, readBufferBytes: number, onGone: (c: RangeConnection) => void) {
+    const buffer = Buffer.allocUnsafeSlow(readBufferBytes);
     this.socket = connect({
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(url.port || 80),
@@ -60,18 +60,30 @@ class RangeConnection {
   }
 }
 
+export interface RangeSocketsOptions {
+  /** Connections per origin; a request waits for a free one. */
+  maxPerOrigin: number;
+  stallTimeoutMs: number;
+  /** An idle connection is closed after this long (default: undici's keep-alive, 4 s), with its buffer. */
+  idleMs?: number;
+  /** Each connection's read buffer (default 1 MiB: a range body in few, large reads). */
+  readBufferBytes?: number;
+  /** The statuses whose answers this path reads (default: 206 only); others are "not mine". */
+  takes?: (status: number) => boolean;
+}
+
 /**
- * Range GETs over plain HTTP/1.1 keep-alive connections of our own, beside
- * undici: each connection reads into one reused 1 MiB buffer (Node's
- * `onread`), and the body goes from it to the handler with no stream, parser
- * copy or per-chunk event between (undici alone cost 0.6 CPU-seconds per
- * 256 MiB here, this path 0.2). It takes only the plain case: `http:`, no
- * proxy, and an answer that is a 206 with a Content-Length and no
- * Transfer-Encoding. Anything else (a redirect, a 200, an error status, a
- * chunked or odd head) is "not mine": nothing of it reached the handler, the
- * connection is closed, and that origin goes through undici from then on,
- * which judges the same answer with the usual rules. At most `maxPerOrigin`
- * connections per origin; a request waits for a free one.
+ * GETs over plain HTTP/1.1 keep-alive connections of our own, beside undici:
+ * each connection reads into one reused buffer (Node's `onread`), and the
+ * body goes from it to the handler with no stream, parser copy or per-chunk
+ * event between (undici alone cost 0.6 CPU-seconds per 256 MiB here, this
+ * path 0.2; and 0.1 ms more per small file). It takes only the plain case:
+ * `http:`, no proxy, and an answer with a status it `takes` (range bodies: a
+ * 206), a Content-Length and no Transfer-Encoding. Anything else (a redirect,
+ * another status, a chunked or odd head) is "not mine": nothing of it reached
+ * the handler, the connection is closed, and that origin goes through undici
+ * from then on, which judges the same answer with the usual rules. At most
+ * `maxPerOrigin` connections per origin; a request waits for a free one.
  */
 export class RangeSockets {
   private readonly idle = new Map<string, RangeConnection[]>();
@@ -80,12 +92,19 @@ export class RangeSockets {
   private readonly undiciOnly = new Set<string>();
   private closed = false;
 
-  constructor(
-    private readonly maxPerOrigin: number,
-    private readonly stallTimeoutMs: number,
-    /** An idle connection is closed after this long (undici's keep-alive default), with its 1 MiB buffer. */
-    private readonly idleMs = IDLE_KEEP_MS,
-  ) {}
+  private readonly maxPerOrigin: number;
+  private readonly stallTimeoutMs: number;
+  private readonly idleMs: number;
+  private readonly readBufferBytes: number;
+  private readonly takes: (status: number) => boolean;
+
+  constructor(o: RangeSocketsOptions) {
+    this.maxPerOrigin = o.maxPerOrigin;
+    this.stallTimeoutMs = o.stallTimeoutMs;
+    this.idleMs = o.idleMs ?? IDLE_KEEP_MS;
+    this.readBufferBytes = o.readBufferBytes ?? READ_BUFFER_BYTES;
+    this.takes = o.takes ?? ((status) => status === 206);
+  }
 
   /** Whether a request to `url` may take this path. */
   serves(url: URL): boolean {
@@ -160,7 +179,7 @@ export class RangeSockets {
   private open(url: URL, signal: AbortSignal): Promise<RangeConnection> {
     const key = url.origin;
     this.live.set(key, (this.live.get(key) ?? 0) + 1);
-    const conn = new RangeConnection(url, (c) => this.forget(key, c));
+    const conn = new RangeConnection(url, this.readBufferBytes, (c) => this.forget(key, c));
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => {
         done();
@@ -251,14 +270,14 @@ export class RangeSockets {
         const length = parsed && integerHeader(parsed.headers, 'content-length');
         if (
           !parsed ||
-          parsed.status !== 206 ||
+          !this.takes(parsed.status) ||
           length === undefined ||
           'transfer-encoding' in parsed.headers
         ) {
           notMine();
           return undefined;
         }
-        handler.onAnswer(206, parsed.headers, url);
+        handler.onAnswer(parsed.status, parsed.headers, url);
         keepAlive = parsed.keepAlive;
         remaining = length;
         return data.subarray(end + HEAD_END.length - (head?.length ?? 0));

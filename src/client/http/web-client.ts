@@ -17,6 +17,8 @@ const SYSTEM_CA_BUNDLES = [
 export const MAX_WEB_CONNECTIONS = 4;
 /** The most keep-alive connections to one web server for first requests (one per file in flight, as `aria2c -j16`). */
 export const MAX_PROBE_CONNECTIONS = 16;
+/** A probe connection's read buffer: a small file's answer in one read, 16 of them in 1 MiB. */
+const PROBE_READ_BUFFER_BYTES = 64 * 1024;
 
 export interface WebClientOptions {
   /** Keep-alive connections per web server (origin) for a file's range requests, 1 to 4. */
@@ -56,6 +58,8 @@ export class WebClient {
   readonly rateLimit: RateLimit | undefined;
   /** Range GETs over plain http without a proxy take this faster path (undici does the rest). */
   readonly rangeSockets: RangeSockets | undefined;
+  /** First requests (probes) over plain http without a proxy take the same path, up to `probeConnections` per origin. */
+  readonly probeSockets: RangeSockets | undefined;
 
   constructor(options: WebClientOptions) {
     const connections = Math.max(1, Math.min(MAX_WEB_CONNECTIONS, options.connections));
@@ -78,7 +82,18 @@ export class WebClient {
     };
     this.dispatcher = agent(connections);
     this.probeDispatcher = agent(probeConnections);
-    this.rangeSockets = proxied ? undefined : new RangeSockets(connections, options.stallTimeoutMs);
+    const { stallTimeoutMs } = options;
+    this.rangeSockets = proxied ? undefined : new RangeSockets({ maxPerOrigin: connections, stallTimeoutMs });
+    // A probe judges any final answer itself (a small file's body fits one read);
+    // a redirect is left to undici, which follows it by webRequest's rules.
+    this.probeSockets = proxied
+      ? undefined
+      : new RangeSockets({
+          maxPerOrigin: probeConnections,
+          stallTimeoutMs,
+          readBufferBytes: PROBE_READ_BUFFER_BYTES,
+          takes: (status) => status >= 200 && (status < 300 || status >= 400),
+        });
     this.headers = options.headers ?? [];
     this.stallTimeoutMs = options.stallTimeoutMs;
     this.rateLimit = options.limitRate ? new RateLimit(options.limitRate) : undefined;
@@ -86,6 +101,7 @@ export class WebClient {
 
   async close(): Promise<void> {
     this.rangeSockets?.close();
+    this.probeSockets?.close();
     await Promise.all([this.dispatcher.destroy(), this.probeDispatcher.destroy()]);
   }
 }

@@ -110,6 +110,52 @@ describe('probe', () => {
     }
   });
 
+  test('a Content-Length that disagrees with Content-Range fails the probe, read by xfer itself: one request', async (t) => {
+    for (const [sent, code] of [
+      [data.length + 10, 'ERR_XFER_HTTP_RANGE'],
+      [data.length - 10, 'ERR_XFER_CLOSED'],
+    ] as const) {
+      const web = await startWebServer(t, (_req, res) =>
+        res
+          .writeHead(206, {
+            'content-range': `bytes 0-${data.length - 1}/${data.length}`,
+            'content-length': sent,
+          })
+          .end(patternBytes(sent, 9)),
+      );
+      const client = new WebClient({ connections: 4, stallTimeoutMs: 5000 });
+      t.after(() => client.close());
+      const target = { url: new URL(`${web.origin}/f.bin`), authorization: undefined };
+      await assert.rejects(probe(client, target, { signal: AbortSignal.timeout(20_000) }), { code });
+      assert.equal(web.requests.length, 1, String(sent));
+    }
+  });
+
+  test('an error status is judged from the first answer, a redirect is followed: no request is sent twice', async (t) => {
+    const web = await startWebServer(t, (req, res) => {
+      if (req.url === '/moved') res.writeHead(302, { location: '/f.bin' }).end();
+      else if (req.url === '/f.bin') sendFile(req, res, { data });
+      else res.writeHead(404, { 'content-length': 4 }).end('gone');
+    });
+    const client = new WebClient({ connections: 4, stallTimeoutMs: 5000 });
+    t.after(() => client.close());
+    const at = (path: string) => ({ url: new URL(`${web.origin}${path}`), authorization: undefined });
+    const signal = AbortSignal.timeout(20_000);
+    await assert.rejects(probe(client, at('/missing'), { signal }), { code: 'ERR_XFER_NOT_FOUND' });
+    assert.deepEqual(
+      web.requests.map((r) => r.url),
+      ['/missing'],
+    );
+    const p = await probe(client, at('/moved'), { signal });
+    assert.ok(p.body?.equals(data));
+    assert.equal(p.target.url.pathname, '/f.bin');
+    // The redirect is not read by xfer's own connections: undici asks again and follows it.
+    assert.deepEqual(
+      web.requests.map((r) => r.url),
+      ['/missing', '/moved', '/moved', '/f.bin'],
+    );
+  });
+
   test('a gzip-encoded body is never split and is saved as sent', async (t) => {
     const gz = gzipSync(data);
     const { p } = await probeWith(t, (req, res) => {
@@ -144,7 +190,11 @@ describe('probe', () => {
     });
     assert.equal(p.split, false);
     assert.match(p.note ?? '', /unusable/);
-    assert.equal(web.requests[1]?.headers.range, undefined);
+    // The chunked 206 is not one xfer's own sockets read: undici is asked the same, then the whole file.
+    assert.deepEqual(
+      web.requests.map((r) => r.headers.range),
+      ['bytes=0-', 'bytes=0-', undefined],
+    );
   });
 
   test('HEAD when asked: Accept-Ranges and Content-Length decide', async (t) => {

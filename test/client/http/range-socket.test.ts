@@ -91,7 +91,7 @@ function collector() {
 }
 
 function sockets(t: TestContext, max = 4, stallMs = 5000, idleMs?: number): RangeSockets {
-  const s = new RangeSockets(max, stallMs, idleMs);
+  const s = new RangeSockets({ maxPerOrigin: max, stallTimeoutMs: stallMs, ...(idleMs ? { idleMs } : {}) });
   t.after(() => s.close());
   return s;
 }
