@@ -1,5 +1,5 @@
 /**
- * Imported before undici by every module that imports it: undici compiles its
+ * Imported before undici (undici-loaded.ts, the one module that loads it): undici compiles its
  * HTTP parser (llhttp, WebAssembly) as it loads, and V8 then optimises it
  * with TurboFan on a background thread, 0.1-0.15 CPU-seconds per process
  * that competed with the download and its hash on 2 cores (perf: wasm

@@ -66,7 +66,7 @@ export async function probe(client: WebClient, start: WebTarget, options: ProbeO
     method: 'HEAD',
     headers: { ...BASE_HEADERS },
     signal: options.signal,
-    dispatcher: client.probeDispatcher,
+    pool: 'probe',
   });
   discardBody(answer);
   const target = targetAfter(start, answer.url);
@@ -95,7 +95,7 @@ async function wholeWithoutRange(
     method: 'GET',
     headers: { ...BASE_HEADERS },
     signal,
-    dispatcher: client.probeDispatcher,
+    pool: 'probe',
   });
   if (plain.status !== 200) {
     discardBody(plain);
@@ -172,7 +172,7 @@ async function probeWithGet(
       !fast?.serves(start.url) ||
       !(await fast.get(start.url, requestHeaders(client, start, start.url, headers), signal, handler))
     )
-      await webGet(client, start, { headers, signal, dispatcher: client.probeDispatcher }, handler);
+      await webGet(client, start, { headers, signal, pool: 'probe' }, handler);
   } catch (err) {
     if (err !== HEAD_SUFFICES) throw err;
   }

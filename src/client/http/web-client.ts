@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import './llhttp-baseline.js';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
-import { UsageError } from '../../errors.js';
+import type { Agent, Dispatcher } from 'undici';
+import { ConnectionClosedError, UsageError } from '../../errors.js';
 import { printableName } from '../../protocol/index.js';
 import { RangeSockets } from './range-socket.js';
 import { RateLimit } from './rate-limit.js';
+import { undici } from './undici.js';
 
 /** Where Debian, Ubuntu, Fedora and Alpine keep the system's CA bundle. */
 const SYSTEM_CA_BUNDLES = [
@@ -40,19 +40,16 @@ export interface WebClientOptions {
 }
 
 /**
- * The undici dispatchers for all web downloads of a run: keep-alive pools of
- * up to `connections` per origin for range requests and `probeConnections`
- * for first requests, through HTTP_PROXY/HTTPS_PROXY unless
+ * What all web downloads of a run share: xfer's own connections to plain
+ * http servers, and undici's keep-alive pools (made on first use) of up to
+ * `connections` per origin for range requests and `probeConnections` for
+ * first requests, through HTTP_PROXY/HTTPS_PROXY unless
  * NO_PROXY says otherwise (undici's EnvHttpProxyAgent, only built when a
  * proxy variable is set), TLS with the built-in and system CAs plus an extra
  * CA. Redirects are not followed here: `webRequest` follows them with our
  * own rules.
  */
 export class WebClient {
-  /** For a file's range requests: at most `connections` per origin, so a file never uses more. */
-  readonly dispatcher: Dispatcher;
-  /** For first requests: several files in flight at once, each on a keep-alive connection of its own. */
-  readonly probeDispatcher: Dispatcher;
   readonly headers: [string, string][];
   readonly stallTimeoutMs: number;
   readonly rateLimit: RateLimit | undefined;
@@ -60,6 +57,11 @@ export class WebClient {
   readonly rangeSockets: RangeSockets | undefined;
   /** First requests (probes) over plain http without a proxy take the same path, up to `probeConnections` per origin. */
   readonly probeSockets: RangeSockets | undefined;
+  private readonly agentOptions: Agent.Options;
+  private readonly proxied: boolean;
+  private readonly limits: Record<WebPool, number>;
+  private readonly pools = new Map<WebPool, Promise<Dispatcher>>();
+  private closed = false;
 
   constructor(options: WebClientOptions) {
     const connections = Math.max(1, Math.min(MAX_WEB_CONNECTIONS, options.connections));
@@ -67,26 +69,23 @@ export class WebClient {
       1,
       Math.min(MAX_PROBE_CONNECTIONS, options.probeConnections ?? options.connections),
     );
+    this.limits = { range: connections, probe: probeConnections };
     const secureContext = options.ca === undefined ? undefined : trustWith(options.ca);
-    const agentOptions: Agent.Options = {
+    this.agentOptions = {
       pipelining: 1,
       headersTimeout: options.stallTimeoutMs,
       bodyTimeout: options.stallTimeoutMs,
       connectTimeout: options.stallTimeoutMs,
       ...(secureContext ? { connect: { secureContext } } : {}),
     };
-    const proxied = proxyConfigured();
-    const agent = (max: number) => {
-      const o = { ...agentOptions, connections: max };
-      return proxied ? new EnvHttpProxyAgent(o) : new Agent(o);
-    };
-    this.dispatcher = agent(connections);
-    this.probeDispatcher = agent(probeConnections);
+    this.proxied = proxyConfigured();
     const { stallTimeoutMs } = options;
-    this.rangeSockets = proxied ? undefined : new RangeSockets({ maxPerOrigin: connections, stallTimeoutMs });
+    this.rangeSockets = this.proxied
+      ? undefined
+      : new RangeSockets({ maxPerOrigin: connections, stallTimeoutMs });
     // A probe judges any final answer itself (a small file's body fits one read);
     // a redirect is left to undici, which follows it by webRequest's rules.
-    this.probeSockets = proxied
+    this.probeSockets = this.proxied
       ? undefined
       : new RangeSockets({
           maxPerOrigin: probeConnections,
@@ -99,12 +98,33 @@ export class WebClient {
     this.rateLimit = options.limitRate ? new RateLimit(options.limitRate) : undefined;
   }
 
+  /**
+   * undici's keep-alive pool for a file's range requests (`range`: at most
+   * `connections` per origin, so a file never uses more) or for first
+   * requests (`probe`: several files in flight at once, each on a connection
+   * of its own), made on first use.
+   */
+  pool(kind: WebPool): Promise<Dispatcher> {
+    if (this.closed) return Promise.reject(new ConnectionClosedError('The web client was closed.'));
+    let pool = this.pools.get(kind);
+    if (!pool) {
+      const options = { ...this.agentOptions, connections: this.limits[kind] };
+      pool = undici().then((u) => (this.proxied ? new u.EnvHttpProxyAgent(options) : new u.Agent(options)));
+      this.pools.set(kind, pool);
+    }
+    return pool;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     this.rangeSockets?.close();
     this.probeSockets?.close();
-    await Promise.all([this.dispatcher.destroy(), this.probeDispatcher.destroy()]);
+    await Promise.all([...this.pools.values()].map(async (pool) => (await pool).destroy()));
   }
 }
+
+/** Which of the client's undici pools a request goes on. */
+export type WebPool = 'range' | 'probe';
 
 function proxyConfigured(): boolean {
   return ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'].some(

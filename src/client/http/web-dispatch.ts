@@ -1,9 +1,9 @@
-import './llhttp-baseline.js';
-import { util, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { XferError } from '../../errors.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';
 import { fromHttpFailure } from './http-errors.js';
-import { shownUrl, type WebClient } from './web-client.js';
+import { undici } from './undici.js';
+import { shownUrl, type WebClient, type WebPool } from './web-client.js';
 import { isRedirect, nextUrl, requestHeaders, type WebTarget } from './web-request.js';
 
 /** What a streamed GET does with its answer: judge the head, then take the body chunk by chunk. */
@@ -34,14 +34,17 @@ export async function webGet(
     headers: Record<string, string>;
     signal: AbortSignal;
     /** The pool to send it on: the client's range pool unless said otherwise. */
-    dispatcher?: Dispatcher;
+    pool?: WebPool;
   },
   handler: AnswerHandler,
 ): Promise<void> {
+  const { util } = await undici();
+  const dispatcher = await client.pool(options.pool ?? 'range');
   let url = target.url;
   for (let redirects = 0; ; redirects++) {
     const location = await dispatchOnce(
-      options.dispatcher ?? client.dispatcher,
+      dispatcher,
+      util.parseHeaders,
       url,
       requestHeaders(client, target, url, options.headers),
       options.signal,
@@ -55,6 +58,7 @@ export async function webGet(
 /** One request to `url`; resolves with a redirect's Location, or undefined once the answer was handled. */
 function dispatchOnce(
   dispatcher: Dispatcher,
+  parseHeaders: (raw: Buffer[]) => Record<string, string | string[]>,
   url: URL,
   headers: Record<string, string>,
   signal: AbortSignal,
@@ -87,7 +91,7 @@ function dispatchOnce(
       onHeaders(status, rawHeaders, resume) {
         if (status < 200) return true;
         try {
-          const parsed = util.parseHeaders(rawHeaders) as ResponseHeaders;
+          const parsed = parseHeaders(rawHeaders) as ResponseHeaders;
           const location = singleHeader(parsed, 'location');
           if (isRedirect(status, location)) {
             redirect = location;

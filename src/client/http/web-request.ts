@@ -1,9 +1,9 @@
-import './llhttp-baseline.js';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { RedirectError } from '../../errors.js';
 import { singleHeader, type ResponseHeaders } from './headers.js';
 import { fromHttpFailure } from './http-errors.js';
-import { shownUrl, type WebClient } from './web-client.js';
+import { undici } from './undici.js';
+import { shownUrl, type WebClient, type WebPool } from './web-client.js';
 
 /** At most this many redirects per request (curl's and browsers' order of magnitude, aria2's default is 20). */
 export const MAX_REDIRECTS = 10;
@@ -40,16 +40,18 @@ export async function webRequest(
     headers: Record<string, string>;
     signal: AbortSignal;
     /** The pool to send it on: the client's range pool unless said otherwise. */
-    dispatcher?: Dispatcher;
+    pool?: WebPool;
   },
 ): Promise<WebAnswer> {
+  const { request } = await undici();
+  const dispatcher = await client.pool(options.pool ?? 'range');
   let url = target.url;
   for (let redirects = 0; ; redirects++) {
     const headers = requestHeaders(client, target, url, options.headers);
     let answer: Dispatcher.ResponseData;
     try {
       answer = await request(url, {
-        dispatcher: options.dispatcher ?? client.dispatcher,
+        dispatcher,
         method: options.method,
         headers,
         signal: options.signal,
