@@ -9,6 +9,8 @@ export const EXIT_INTERRUPTED = 130;
 export const EXIT_CLOSED_PIPE = 141;
 /** 128 + SIGTERM, as a shell reports a process that SIGTERM ended. */
 export const EXIT_TERMINATED = 143;
+/** info() writes what it holds once it holds this much, whatever the turn. */
+const INFO_BATCH_CHARS = 64 * 1024;
 
 /**
  * What a command may touch of the outside world: human lines on stderr, data
@@ -19,6 +21,8 @@ export class Cli {
   private interrupts = 0;
   /** Set once a command knows it speaks NDJSON: its failures then go to stdout as `error` events too. */
   jsonOutput = false;
+  private pendingInfo = '';
+  private flushQueued = false;
 
   constructor(
     readonly stdout: NodeJS.WriteStream,
@@ -35,9 +39,32 @@ export class Cli {
     return this.interrupt.signal.reason === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
   }
 
-  /** Human-readable line on stderr. */
+  /**
+   * Human-readable line on stderr. Into a pipe or a file, lines are written
+   * together once per turn of the event loop: a run of thousands of small
+   * files then makes a few writes, not one (and one wake-up of the reader)
+   * per file. A terminal gets each line at once.
+   */
   info(line: string): void {
-    this.stderr.write(`${line}\n`);
+    if (this.stderr.isTTY) {
+      this.stderr.write(`${line}\n`);
+      return;
+    }
+    this.pendingInfo += `${line}\n`;
+    if (this.pendingInfo.length >= INFO_BATCH_CHARS) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes the lines info() holds: at the end of each turn, and before exiting or prompting. */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.pendingInfo === '') return;
+    const text = this.pendingInfo;
+    this.pendingInfo = '';
+    this.stderr.write(text);
   }
 
   /** Data line on stdout. */
@@ -74,6 +101,8 @@ export class Cli {
       }
       this.interrupt.abort(signal);
     };
+    // Lines still held when the process ends (process.exit included) are written first.
+    process.on('exit', () => this.flush());
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     // Past a file-size limit (ulimit -f) the kernel would kill us with SIGXFSZ;

@@ -282,6 +282,7 @@ async function askForHost(cli: Cli): Promise<string> {
       'No server address given and no terminal to ask on: xfer client HOST[:PORT] (see `xfer client --help`).',
     );
   }
+  cli.flush();
   const rl = createInterface({ input: cli.stdin, output: cli.stderr });
   try {
     const answer = (await rl.question('HOST Name: ')).trim();
