@@ -1,4 +1,6 @@
-type Loaded = typeof import('./undici-loaded.js');
+import type * as UndiciLoaded from './undici-loaded.js';
+
+type Loaded = typeof UndiciLoaded;
 
 let loaded: Promise<Loaded> | undefined;
 
