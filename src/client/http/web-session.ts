@@ -117,9 +117,10 @@ export class WebSession {
           release = await this.largeTurn.take();
           if (waits) p = await this.probe(target);
         }
-        label = options.output ?? fileNameFor(p.target.url, p.headers);
+        const name = options.output ?? fileNameFor(p.target.url, p.headers);
+        label = name;
         try {
-          await this.download(p, options, wholeOnly);
+          await this.download(name, p, options, wholeOnly);
           return { ok: true };
         } catch (err) {
           if (p.whole) discardBody(p.whole);
@@ -159,8 +160,12 @@ export class WebSession {
   }
 
   /** Downloads under `name` once no other URL is landing on that name. */
-  private async download(p: Probe, options: WebFetchOptions, wholeOnly: boolean): Promise<void> {
-    const name = options.output ?? fileNameFor(p.target.url, p.headers);
+  private async download(
+    name: string,
+    p: Probe,
+    options: WebFetchOptions,
+    wholeOnly: boolean,
+  ): Promise<void> {
     for (let other = this.landing.get(name); other; other = this.landing.get(name)) await other;
     const landed = this.downloadAs(name, p, options, wholeOnly);
     const settled = landed.then(
@@ -185,7 +190,9 @@ export class WebSession {
     const urlName = safeUrlName(p.target.url);
     const names = [name, ...(urlName && urlName !== name ? [urlName] : [])];
     const metalink =
-      p.size === undefined ? undefined : await fetchMetalink(this.client, p, names, this.o.signal);
+      p.size === undefined || !p.metalink
+        ? undefined
+        : await fetchMetalink(this.client, p, names, this.o.signal);
     const expected = expectedHash({
       checksum: options.checksum,
       checksums: this.checksums,
@@ -235,7 +242,7 @@ export class WebSession {
       });
     };
     if (p.body) {
-      const source = shownUrl(new URL(p.target.url.origin));
+      const source = printableName(`${p.target.url.origin}/`);
       const sha256 = landSmall({
         name,
         paths,
