@@ -118,13 +118,14 @@ const HEAD_SUFFICES = new ConnectionClosedError('The probe has what it needs fro
 
 /**
  * The probe's GET with its answer taken chunk by chunk, over xfer's own
- * connections to a plain http server (RangeSockets; an answer they do not
- * read is asked again through undici's dispatch, webGet): a small file's body (a usable 206 of the whole file, or a
- * 200, of a known size up to WHOLE_FILE_MAX_BYTES) is read into memory,
- * exactly `size` bytes or the probe fails (and is retried); a large file's 206
- * is judged by its head and its connection closed. Any other answer (a large
- * or unsized 200, a 416, an unusable or encoded 206): its head, and `probe`
- * asks for the whole body without Range.
+ * connections to a plain http server (RangeSockets; an answer they do not read
+ * is asked again through undici's dispatch, webGet): a small file's body (a
+ * usable 206 of the whole file, or a 200, of a known size up to
+ * WHOLE_FILE_MAX_BYTES) is read into memory, exactly `size` bytes or the probe
+ * fails (and is retried); a large file's 206 is judged by its head and its
+ * connection closed. Any other answer (a large or unsized 200, a 416, an
+ * unusable or encoded 206): its head, and `probe` asks for the whole body
+ * without Range.
  */
 async function probeWithGet(
   client: WebClient,
