@@ -3,7 +3,7 @@ import { closeSync, constants as fsc, fstatSync, openSync, renameSync, rmSync } 
 import { IntegrityError, InternalError, UnsafePathError, toXferError, type XferError } from '../errors.js';
 import { printableName } from '../protocol/index.js';
 import { MAX_REPAIR_ROUNDS, type DownloadOptions, type DownloadResult } from './download.js';
-import type { DownloadProgress } from './events.js';
+import type { ClientEvent, DownloadProgress } from './events.js';
 import type { DownloadPaths } from './paths.js';
 import { writeAllSync } from './part-file.js';
 import { ProgressWatch, noProgressError, stalledError } from './progress-watch.js';
@@ -75,12 +75,7 @@ export class WholeFileDownload {
           `"${printableName(name)}" failed SHA-256 verification after ${round} repair attempts; it was not saved.`,
         );
       }
-      this.o.emit({
-        type: 'repair',
-        file: name,
-        pieces: 1,
-        message: `"${printableName(name)}" arrived damaged and will be fetched again.`,
-      });
+      this.o.emit(wholeFileRepair(name));
     }
   }
 
@@ -143,6 +138,16 @@ export class WholeFileDownload {
     });
     return bytes;
   }
+}
+
+/** A small file whose bytes failed their SHA-256 in memory: it is fetched again whole. */
+export function wholeFileRepair(name: string): ClientEvent {
+  return {
+    type: 'repair',
+    file: name,
+    pieces: 1,
+    message: `"${printableName(name)}" arrived damaged and will be fetched again.`,
+  };
 }
 
 /**

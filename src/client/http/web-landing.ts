@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { holdsVersion } from '../../file-hash.js';
-import { printableName } from '../../protocol/index.js';
 import type { EmitEvent } from '../events.js';
 import type { DownloadPaths } from '../paths.js';
-import { landVerified } from '../whole-file.js';
+import { landVerified, wholeFileRepair } from '../whole-file.js';
 import type { ExpectedHash } from './web-hashes.js';
 
 /**
@@ -69,12 +68,7 @@ export function landSmall(o: {
   });
   const digest = createHash('sha256').update(o.bytes).digest();
   if (o.expected && !digest.equals(o.expected.sha256)) {
-    o.emit({
-      type: 'repair',
-      file: name,
-      pieces: 1,
-      message: `"${printableName(name)}" arrived damaged and will be fetched again.`,
-    });
+    o.emit(wholeFileRepair(name));
     return undefined;
   }
   landVerified(o.paths, o.bytes);
